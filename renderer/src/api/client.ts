@@ -1,0 +1,172 @@
+import {
+  CallResult,
+  type CallInput,
+  type CallName,
+  type CallOutput,
+  type EventName,
+  type EventPayload,
+  contract,
+  events as eventSchemas,
+} from '../../../shared/contract.js';
+import { AppError } from '../../../shared/errors.js';
+import {
+  API_CALL_PATH,
+  API_WS_PATH,
+  type PreloadBridge,
+  WS_PROTOCOL,
+  WS_TOKEN_PREFIX,
+} from '../../../shared/transport.js';
+
+/** What the rest of the renderer sees. Pages never know which transport is underneath. */
+export interface ApiClient {
+  readonly transport: 'electron' | 'http';
+  call<K extends CallName>(name: K, input: CallInput<K>, opts?: { signal?: AbortSignal }): Promise<CallOutput<K>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  /** 'open' | 'connecting' | 'closed': for the connection indicator. */
+  onConnection(listener: (state: ConnectionState) => void): () => void;
+}
+export type ConnectionState = 'open' | 'connecting' | 'closed';
+
+type Listener = (payload: unknown) => void;
+
+function parseResult<K extends CallName>(name: K, raw: unknown): CallOutput<K> {
+  const res = CallResult.safeParse(raw);
+  if (!res.success) throw new AppError('INTERNAL', `Malformed response to ${name}.`);
+  if (!res.data.ok) throw AppError.fromWire(res.data.error);
+  return contract[name].output.parse(res.data.value) as CallOutput<K>;
+}
+
+class Emitter {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  on(event: string, fn: Listener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+  emit(event: string, raw: unknown): void {
+    const schema = (eventSchemas as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>)[event];
+    if (!schema) return;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) return;
+    for (const fn of this.listeners.get(event) ?? []) fn(parsed.data);
+  }
+}
+
+export function createElectronClient(bridge: PreloadBridge): ApiClient {
+  const emitter = new Emitter();
+  return {
+    transport: 'electron',
+    async call(name, input) {
+      return parseResult(name, await bridge.invoke(name, input));
+    },
+    on(event, listener) {
+      const offLocal = emitter.on(event, listener as Listener);
+      const offBridge = bridge.on(event, (payload) => emitter.emit(event, payload));
+      return () => {
+        offLocal();
+        offBridge();
+      };
+    },
+    onConnection(listener) {
+      listener('open');
+      return () => undefined;
+    },
+  };
+}
+
+export function createHttpClient(opts: { baseUrl: string; token: string; WebSocketImpl?: typeof WebSocket }): ApiClient {
+  const emitter = new Emitter();
+  const connListeners = new Set<(s: ConnectionState) => void>();
+  let state: ConnectionState = 'closed';
+  let ws: WebSocket | null = null;
+  let retryMs = 500;
+  let wanted = 0;
+  const setState = (s: ConnectionState) => {
+    state = s;
+    for (const fn of connListeners) fn(s);
+  };
+  const WS = opts.WebSocketImpl ?? WebSocket;
+  const connect = () => {
+    if (ws || wanted === 0) return;
+    setState('connecting');
+    const url = opts.baseUrl.replace(/^http/, 'ws') + API_WS_PATH;
+    const sock = new WS(url, [WS_PROTOCOL, WS_TOKEN_PREFIX + opts.token]);
+    ws = sock;
+    sock.onopen = () => {
+      retryMs = 500;
+      setState('open');
+    };
+    sock.onmessage = (ev: MessageEvent) => {
+      try {
+        const frame = JSON.parse(String(ev.data)) as { event?: unknown; payload?: unknown };
+        if (typeof frame.event === 'string') emitter.emit(frame.event, frame.payload);
+      } catch {
+        /* a malformed frame is dropped; the next one may be fine */
+      }
+    };
+    sock.onclose = () => {
+      ws = null;
+      setState('closed');
+      if (wanted > 0) {
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 10_000);
+      }
+    };
+  };
+  return {
+    transport: 'http',
+    async call(name, input, callOpts) {
+      const res = await fetch(opts.baseUrl + API_CALL_PATH + name, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
+        body: JSON.stringify(input ?? {}),
+        signal: callOpts?.signal ?? null,
+      }).catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'AbortError') throw err;
+        throw new AppError('DEVICE_UNREACHABLE', 'The console server is not answering.', {
+          hint: 'Is `npm start` still running? Restart it and reload this page.',
+        });
+      });
+      if (res.status === 401) {
+        throw new AppError('UNAUTHORIZED', 'The console rejected this page’s access token.', {
+          hint: 'Open the URL printed by `npm start` (it carries a fresh token).',
+        });
+      }
+      return parseResult(name, await res.json());
+    },
+    on(event, listener) {
+      const off = emitter.on(event, listener as Listener);
+      wanted++;
+      connect();
+      return () => {
+        off();
+        wanted--;
+        if (wanted === 0 && ws) ws.close();
+      };
+    },
+    onConnection(listener) {
+      connListeners.add(listener);
+      listener(state);
+      return () => connListeners.delete(listener);
+    },
+  };
+}
+
+const TOKEN_KEY = 'edge-console.token';
+
+/** Picks the transport: the preload bridge inside Electron, loopback HTTP in a browser. */
+export function createDefaultClient(win: Window = window): ApiClient {
+  const bridge = (win as unknown as { edgeConsole?: PreloadBridge }).edgeConsole;
+  if (bridge) return createElectronClient(bridge);
+  const hash = new URLSearchParams(win.location.hash.replace(/^#/, ''));
+  const fromHash = hash.get('token');
+  if (fromHash) {
+    win.sessionStorage.setItem(TOKEN_KEY, fromHash);
+    hash.delete('token');
+    const rest = hash.toString();
+    win.history.replaceState(null, '', win.location.pathname + win.location.search + (rest ? `#${rest}` : ''));
+  }
+  const token = win.sessionStorage.getItem(TOKEN_KEY) ?? '';
+  return createHttpClient({ baseUrl: win.location.origin, token });
+}

@@ -6,7 +6,7 @@ import { createCore, type Core } from '../core/app.js';
 import { dispatch } from '../core/dispatcher.js';
 import { distDir, fleetDbPath } from '../core/paths.js';
 import { openFleetLog } from '../fleetlog/client.js';
-import { APP_ORIGIN, APP_SCHEME, isTrustedSender, lockDownContents, RENDERER_CSP, secureWebPreferences } from './security.js';
+import { APP_ORIGIN, APP_SCHEME, createSecureWindow, isTrustedSender, lockDownContents, RENDERER_CSP } from './security.js';
 
 protocol.registerSchemesAsPrivileged([
   { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
@@ -39,15 +39,7 @@ function serveRenderer(): void {
 }
 
 function createWindow(core: Core): BrowserWindow {
-  const win = new BrowserWindow({
-    width: 1400,
-    height: 900,
-    backgroundColor: '#0f1115',
-    title: 'Edge Console',
-    show: false,
-    webPreferences: secureWebPreferences(join(distDir(), 'preload.cjs')),
-  });
-  lockDownContents(win.webContents);
+  const win = createSecureWindow(join(distDir(), 'preload.cjs'));
   win.once('ready-to-show', () => win.show());
   const off = core.bus.subscribe((event, payload) => {
     if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_CHANNEL, { event, payload });

@@ -100,8 +100,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > maxBody) {
+          // Answer now and discard the rest, so the client reads a 413 rather than a reset.
           reject(new Error('too large'));
-          req.destroy();
+          req.removeAllListeners('data');
+          req.resume();
           return;
         }
         chunks.push(c);
@@ -129,6 +131,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const ctype = req.headers['content-type'] ?? '';
     if (!ctype.startsWith('application/json')) {
       fail(res, 415, 'BAD_INPUT', 'Content-Type must be application/json.');
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > maxBody) {
+      res.setHeader('connection', 'close');
+      fail(res, 413, 'BAD_INPUT', `Request body over ${maxBody} bytes.`);
+      req.resume();
       return;
     }
     let body: string;

@@ -9,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -32,8 +32,13 @@ await Promise.all(
       sourcemap: true,
       external,
       logLevel: 'warning',
-      define: { 'import.meta.url': 'import_meta_url' },
-      banner: { js: "const import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+      // Sandboxed preloads may require only 'electron': no import.meta shim there.
+      ...(dst === 'preload.cjs'
+        ? {}
+        : {
+            define: { 'import.meta.url': 'import_meta_url' },
+            banner: { js: "const import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+          }),
     }),
   ),
 );

@@ -25,7 +25,9 @@ describe('health rules', () => {
     expect(v.reasons[0]).toContain('61 s');
   });
   it('respects a custom unreachable window', () => {
-    expect(evaluateHealth({ ...base, lastContactTs: base.nowTs - 10_000 }, { unreachableAfterMs: 5_000 }).status).toBe('unreachable');
+    expect(
+      evaluateHealth({ ...base, lastContactTs: base.nowTs - 10_000 }, { unreachableAfterMs: 5_000, minInferencesForErrorRate: 50 }).status,
+    ).toBe('unreachable');
   });
   it('is degraded for each limit, naming every reason', () => {
     const v = evaluateHealth({ ...base, tempC: 90.04, throttled: true, latencyP95Ms: 80, errors: 30 });
@@ -42,6 +44,10 @@ describe('health rules', () => {
   });
   it('flags errors with no successful inference', () => {
     expect(evaluateHealth({ ...base, inferences: 0, errors: 3 }).reasons).toEqual(['3 errors with no successful inference']);
+  });
+  it('does not judge an error rate over too few inferences', () => {
+    expect(evaluateHealth({ ...base, inferences: 10, errors: 1 }).status).toBe('healthy');
+    expect(evaluateHealth({ ...base, inferences: 60, errors: 6 }).status).toBe('degraded');
   });
   it('ignores unavailable readings instead of guessing', () => {
     expect(evaluateHealth({ ...base, tempC: null, throttled: null, latencyP95Ms: null }).status).toBe('healthy');

@@ -16,9 +16,11 @@ export interface HealthInput {
 export interface HealthRules {
   /** No contact for this long means unreachable. */
   unreachableAfterMs: number;
+  /** Error rates over fewer inferences than this are noise, not a verdict. */
+  minInferencesForErrorRate: number;
 }
 
-export const DEFAULT_HEALTH_RULES: HealthRules = { unreachableAfterMs: 60_000 };
+export const DEFAULT_HEALTH_RULES: HealthRules = { unreachableAfterMs: 60_000, minInferencesForErrorRate: 50 };
 
 export interface HealthVerdict {
   status: DeviceStatus;
@@ -43,14 +45,14 @@ export function evaluateHealth(h: HealthInput, rules: HealthRules = DEFAULT_HEAL
     reasons.push(`temperature ${h.tempC.toFixed(1)} °C over limit ${h.limits.tempLimitC} °C`);
   }
   if (h.throttled === true) reasons.push('throttling');
-  if (h.inferences > 0) {
+  if (h.inferences >= rules.minInferencesForErrorRate) {
     const rate = h.errors / h.inferences;
     if (rate > h.limits.errorRateLimit) {
       reasons.push(
         `error rate ${(rate * 100).toFixed(1)}% over ${(h.limits.errorRateLimit * 100).toFixed(1)}%`,
       );
     }
-  } else if (h.errors > 0) {
+  } else if (h.inferences === 0 && h.errors > 0) {
     reasons.push(`${h.errors} errors with no successful inference`);
   }
   if (h.latencyP95Ms !== null && h.latencyP95Ms > h.limits.latencyBudgetMs) {

@@ -35,6 +35,8 @@ interface Pending {
   samples: unknown[];
   /** Latest valid sample per device in the pending batch, for the health rules. */
   latest: Map<string, TelemetrySample>;
+  /** Inferences and errors summed over every sample of the batch: one short window is too noisy to judge. */
+  counts: Map<string, { inferences: number; errors: number }>;
   contacts: Map<string, number>;
 }
 
@@ -47,7 +49,7 @@ export class Collector {
   private readonly agents = new Map<string, AgentState>();
   private readonly opts: Required<Omit<CollectorOptions, 'onDevicesChanged' | 'rules' | 'clientFactory'>> &
     Pick<CollectorOptions, 'onDevicesChanged' | 'clientFactory'> & { rules: HealthRules };
-  private pending: Pending = { samples: [], latest: new Map(), contacts: new Map() };
+  private pending: Pending = { samples: [], latest: new Map(), counts: new Map(), contacts: new Map() };
   private flushTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -186,6 +188,10 @@ export class Collector {
           if (typeof seq === 'number' && Number.isSafeInteger(seq)) maxSeq = Math.max(maxSeq, seq);
           const parsed = TelemetrySample.safeParse(raw);
           if (parsed.success && parsed.data.deviceId === s.agent.id) {
+            const c = this.pending.counts.get(s.agent.id) ?? { inferences: 0, errors: 0 };
+            c.inferences += parsed.data.inferences;
+            c.errors += parsed.data.errors;
+            this.pending.counts.set(s.agent.id, c);
             const prev = this.pending.latest.get(s.agent.id);
             if (!prev || prev.ts <= parsed.data.ts) this.pending.latest.set(s.agent.id, parsed.data);
           }
@@ -227,7 +233,7 @@ export class Collector {
   private async flushOnce(): Promise<void> {
     const batch = this.pending;
     if (batch.samples.length === 0 && batch.contacts.size === 0) return;
-    this.pending = { samples: [], latest: new Map(), contacts: new Map() };
+    this.pending = { samples: [], latest: new Map(), counts: new Map(), contacts: new Map() };
     const store = this.opts.store;
     const now = this.opts.clock();
     if (batch.samples.length) {
@@ -249,8 +255,8 @@ export class Collector {
           tempC: latest ? latest.tempC : dev.row.tempC,
           throttled: latest ? latest.throttled : dev.row.throttled,
           latencyP95Ms: latest ? latest.latencyP95Ms : dev.row.latencyP95Ms,
-          inferences: latest?.inferences ?? 0,
-          errors: latest?.errors ?? 0,
+          inferences: batch.counts.get(id)?.inferences ?? 0,
+          errors: batch.counts.get(id)?.errors ?? 0,
           limits: dev.row.limits,
         },
         this.opts.rules,

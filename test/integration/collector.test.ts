@@ -92,7 +92,7 @@ describe('real agents → collector → fleet log (worker, file database)', () =
       { deviceId: 'loop-a', fromTs: Date.now() - 3_600_000, toTs: Date.now() + 1000 },
       { transport: 'cli' },
     );
-    expect(r.ok).toBe(true);
+    if (!r.ok) throw new Error(r.error.message);
     expect((r.value as { ts: number[] }).ts.length).toBeGreaterThanOrEqual(before.ts.length);
     // And the restarted collector picks the agents up again without re-enrolment.
     const last = rows.find((x) => x.id === 'loop-a')!.lastSampleTs!;

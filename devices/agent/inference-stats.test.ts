@@ -66,6 +66,12 @@ describe('InferenceStats', () => {
 
   it('has no latency and no throughput before time passes', () => {
     const s = new InferenceStats({ clock: () => 1_700_000_000_000 });
-    expect(s.snapshot()).toMatchObject({ p50Ms: null, p95Ms: null, p99Ms: null, throughputIps: null, inferences: 0 });
+    expect(s.snapshot()).toMatchObject({
+      p50Ms: null,
+      p95Ms: null,
+      p99Ms: null,
+      throughputIps: null,
+      inferences: 0,
+    });
   });
 });

@@ -8,7 +8,8 @@ export class SeqRingBuffer<T extends { seq: number }> {
   private count = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring buffer capacity must be >= 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`ring buffer capacity must be >= 1, got ${capacity}`);
     this.items = new Array<T | undefined>(capacity);
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,7 +21,8 @@ function put(path: string, content: string): void {
   writeFileSync(full, content);
 }
 
-const MEMINFO = 'MemTotal:        7990000 kB\nMemFree:          500000 kB\nMemAvailable:    5992500 kB\nBuffers:  1 kB\n';
+const MEMINFO =
+  'MemTotal:        7990000 kB\nMemFree:          500000 kB\nMemAvailable:    5992500 kB\nBuffers:  1 kB\n';
 const STAT_A = 'cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\n';
 const STAT_B = 'cpu  160 0 140 900 0 0 0 0 0 0\ncpu0 80 0 70 450 0 0 0 0 0 0\n';
 
@@ -100,7 +101,9 @@ describe('cpu, memory, throttling', () => {
 
   it('uses MemAvailable, or the classic sum on old kernels', () => {
     expect(parseMeminfo(MEMINFO).value).toBeCloseTo(25);
-    expect(parseMeminfo('MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 200 kB\n').value).toBeCloseTo(50);
+    expect(
+      parseMeminfo('MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 200 kB\n').value,
+    ).toBeCloseTo(50);
     expect(parseMeminfo('nonsense').reason).toMatch(/MemTotal/);
   });
 
@@ -156,6 +159,27 @@ describe('LinuxSensors', () => {
     expect(r2.tempC).toBe(51);
     expect(r2.unavailable.tempC).toBeUndefined();
     await s.close();
+  });
+
+  it('fills temperature and power from tegrastats on a Jetson', async () => {
+    put('/proc/meminfo', MEMINFO);
+    put('/sys/class/thermal/thermal_zone0/type', 'cpu-thermal\n');
+    put('/sys/class/thermal/thermal_zone0/temp', '40000\n');
+    const line =
+      'RAM 2931/7620MB (lfb 9x4MB) SWAP 0/3810MB (cached 0MB) CPU [54%@1510,49%@1510] GR3D_FREQ 88%@[1020] cpu@58.5C gpu@-256C tj@60.937C VDD_IN 12873mW/8890mW VDD_SOC 3034mW/2222mW';
+    // Auto-detected under the root, like /usr/bin/tegrastats on a real board.
+    put('/usr/bin/tegrastats', `#!/bin/sh\necho '${line}'\nwhile true; do sleep 0.05; done\n`);
+    chmodSync(join(root, '/usr/bin/tegrastats'), 0o755);
+    const s = new LinuxSensors({ root, intervalMs: 1000 });
+    try {
+      expect((await s.identity()).accelerator).toBe('jetson');
+      await s.read();
+      await expect.poll(async () => (await s.read()).powerW, { timeout: 5000 }).toBeCloseTo(12.873);
+      const r = await s.read();
+      expect(r.tempC).toBeCloseTo(60.937);
+    } finally {
+      await s.close();
+    }
   });
 
   it('reports everything missing on an empty root without throwing', async () => {

@@ -36,7 +36,10 @@ export async function readThermalZones(root: string): Promise<TempSensor[]> {
   return Promise.all(
     zones.map(async (zone) => {
       const base = `/sys/class/thermal/${zone}`;
-      const [milli, type] = await Promise.all([readNumber(root, `${base}/temp`), readText(root, `${base}/type`)]);
+      const [milli, type] = await Promise.all([
+        readNumber(root, `${base}/temp`),
+        readText(root, `${base}/type`),
+      ]);
       const source = type ? `${zone} (${type})` : zone;
       if (milli === null) return { source, tempC: null, reason: 'temp unreadable' };
       return tempSensor(source, milli / 1000);
@@ -67,7 +70,9 @@ export async function readHwmon(root: string): Promise<HwmonReadings> {
               readText(root, `${base}/${id}_label`),
             ]);
             const source = `${prefix}: ${label ?? id}`;
-            return milli === null ? { source, tempC: null, reason: 'unreadable' } : tempSensor(source, milli / 1000);
+            return milli === null
+              ? { source, tempC: null, reason: 'unreadable' }
+              : tempSensor(source, milli / 1000);
           }),
       );
       const powerFiles = files.filter((f) => /^power\d+_(input|average)$/.test(f));
@@ -85,7 +90,9 @@ export async function readHwmon(root: string): Promise<HwmonReadings> {
               readText(root, `${base}/${ch}_label`),
             ]);
             // hwmon power is in microwatts.
-            return micro === null || micro < 0 ? null : { source: `${prefix}: ${label ?? ch}`, watts: micro / 1e6 };
+            return micro === null || micro < 0
+              ? null
+              : { source: `${prefix}: ${label ?? ch}`, watts: micro / 1e6 };
           }),
         )
       ).filter((p): p is { source: string; watts: number } => p !== null);
@@ -110,7 +117,11 @@ export async function readApex(root: string): Promise<TempSensor[]> {
       if (milli === null) return { source, tempC: null, reason: 'temp unreadable' };
       const c = milli / 1000;
       if (Math.abs(c - APEX_STUCK_C) < 0.05) {
-        return { source, tempC: null, reason: 'Edge TPU stuck at -87.9 °C (known failure: reseat or replace the TPU)' };
+        return {
+          source,
+          tempC: null,
+          reason: 'Edge TPU stuck at -87.9 °C (known failure: reseat or replace the TPU)',
+        };
       }
       return tempSensor(source, c);
     }),
@@ -206,7 +217,9 @@ const RPI_THROTTLE_NOW_MASK = 0b1110;
 
 async function findRpiGetThrottled(root: string): Promise<string | null> {
   for (const soc of (await listDir(root, '/sys/devices/platform')).filter((d) => d.startsWith('soc'))) {
-    for (const fw of (await listDir(root, `/sys/devices/platform/${soc}`)).filter((d) => d.endsWith(':firmware'))) {
+    for (const fw of (await listDir(root, `/sys/devices/platform/${soc}`)).filter((d) =>
+      d.endsWith(':firmware'),
+    )) {
       const p = `/sys/devices/platform/${soc}/${fw}/get_throttled`;
       if (await exists(root, p)) return p;
     }
@@ -340,7 +353,7 @@ export class LinuxSensors implements SensorSource {
 
     const unavailable: Record<string, string> = {};
     const take = <T>(key: string, r: Reading<T>): T | null => {
-      if (r.value === null) unavailable[key] = clipReason(r.reason);
+      if (r.value === null) unavailable[key] = clipReason(r.reason ?? 'unavailable');
       return r.value;
     };
     return {

@@ -137,13 +137,19 @@ describe('parseTegrastatsLine on garbage', () => {
     expect(weird.tempsC).toEqual({ baz: 41 });
     expect(weird.unavailableTemps.foo).toMatch(/impossible/);
     expect(weird.unavailableTemps.bar).toMatch(/impossible/);
-    expect(parseTegrastatsLine('VDD_IN 12/34 trailing').rails.VDD_IN).toEqual({ currentMW: 12, averageMW: 34 });
+    expect(parseTegrastatsLine('VDD_IN 12/34 trailing').rails.VDD_IN).toEqual({
+      currentMW: 12,
+      averageMW: 34,
+    });
     expect(parseTegrastatsLine(undefined as unknown as string).ram).toBeNull();
   });
 
   it('reports why summaries are missing', () => {
     const r = parseTegrastatsLine('RAM 1/2MB CV0@-256C');
-    expect(hottestTempC(r)).toEqual({ value: null, reason: expect.stringMatching(/CV0: sensor powered down/) as string });
+    expect(hottestTempC(r)).toEqual({
+      value: null,
+      reason: expect.stringMatching(/CV0: sensor powered down/) as string,
+    });
     expect(totalPowerW(r).reason).toMatch(/no power rails/);
     expect(meanCpuPct(r).reason).toMatch(/no online CPU/);
   });
@@ -169,7 +175,9 @@ describe('TegrastatsReader', () => {
     const reader = new TegrastatsReader({ command: script, intervalMs: 500 });
     expect(reader.latest(10_000).reason).toMatch(/waiting/);
     reader.start();
-    await expect.poll(() => reader.latest(10_000).value?.timestamp, { timeout: 5000 }).toBe('11-23-2026 10:00:02');
+    await expect
+      .poll(() => reader.latest(10_000).value?.timestamp, { timeout: 5000 })
+      .toBe('11-23-2026 10:00:02');
     expect(readFileSync(join(dir, 'args'), 'utf8').trim()).toBe('--interval 500');
     await reader.close();
     expect(reader.latest(10_000).value).not.toBeNull();

@@ -145,7 +145,7 @@ function parseCpuList(body: string, sharedFreq: number | null): (TegrastatsCpuCo
   const cores: (TegrastatsCpuCore | null)[] = [];
   for (const raw of body.split(',')) {
     const part = raw.trim();
-    if (part === '' ) continue;
+    if (part === '') continue;
     if (part === 'off') {
       cores.push(null);
       continue;
@@ -282,7 +282,8 @@ export class TegrastatsReader {
   latest(maxAgeMs: number): Reading<TegrastatsReading> {
     if (this.last && this.clock() - this.last.atMs <= maxAgeMs) return { value: this.last.reading };
     if (this.failure) return { value: null, reason: this.failure };
-    if (this.last) return { value: null, reason: `tegrastats silent for ${this.clock() - this.last.atMs} ms` };
+    if (this.last)
+      return { value: null, reason: `tegrastats silent for ${this.clock() - this.last.atMs} ms` };
     return { value: null, reason: 'waiting for the first tegrastats line' };
   }
 

@@ -71,7 +71,7 @@ describe('loopback HTTP transport', () => {
   ])('refuses every /api/ request with %s (401)', async (_what, headers) => {
     const r = await call(headers);
     expect(r.status).toBe(401);
-    expect(JSON.parse(r.body).error.code).toBe('UNAUTHORIZED');
+    expect((JSON.parse(r.body) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
     const other = await raw({ path: '/api/anything', headers });
     expect(other.status).toBe(401);
   });
@@ -94,7 +94,7 @@ describe('loopback HTTP transport', () => {
   it('answers malformed JSON and wrong methods clearly', async () => {
     const bad = await call({ authorization: `Bearer ${srv.token}` }, '{not json');
     expect(bad.status).toBe(400);
-    expect(JSON.parse(bad.body).error.message).toContain('not valid JSON');
+    expect((JSON.parse(bad.body) as { error: { message: string } }).error.message).toContain('not valid JSON');
     const get = await raw({ path: '/api/call/jobs.cancel', headers: { authorization: `Bearer ${srv.token}` } });
     expect(get.status).toBe(405);
     const unknown = await raw({

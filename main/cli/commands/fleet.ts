@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../../../shared/errors.js';
 import type { DeviceRow } from '../../../shared/fleet.js';
@@ -8,7 +8,6 @@ import { defaultDataDir, fleetDbPath } from '../../core/paths.js';
 import { openFleetLog } from '../../fleetlog/client.js';
 import type { FleetStore } from '../../fleetlog/types.js';
 import { runAction } from '../errors.js';
-import { existsSync } from 'node:fs';
 
 async function withStore<T>(dataDir: string, fn: (s: FleetStore) => Promise<T>): Promise<T> {
   const db = fleetDbPath(dataDir);
@@ -49,7 +48,7 @@ export function formatTable(rows: DeviceRow[], now = Date.now()): string {
 
 const CSV_COLUMNS = ['id', 'name', 'status', 'statusReasons', 'hardwareModel', 'accelerator', 'arch', 'os', 'url', 'lastContactTs', 'lastSampleTs', ...METRICS, 'throttled', 'errorRate', 'modelVersion'] as const;
 
-export function csvEscape(v: unknown): string {
+export function csvEscape(v: string | number | boolean | string[] | null | undefined): string {
   if (v === null || v === undefined) return '';
   const s = Array.isArray(v) ? v.join('; ') : String(v);
   // Quote fields with separators, and defuse spreadsheet formulas (CSV injection).
@@ -59,7 +58,7 @@ export function csvEscape(v: unknown): string {
 
 export function toCsv(rows: DeviceRow[]): string {
   const lines = [CSV_COLUMNS.join(',')];
-  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvEscape(r[c as keyof DeviceRow])).join(','));
+  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvEscape(r[c])).join(','));
   return lines.join('\n') + '\n';
 }
 

@@ -20,13 +20,22 @@ export interface CollectorOptions {
   /** Called after each flush with the ids whose rows changed (for live UI updates). */
   onDevicesChanged?: (ids: string[]) => void;
   log?: (msg: string) => void;
-  clientFactory?: (a: { url: string; token: string; timeoutMs: number }) => Pick<AgentClient, 'telemetry'>;
+  /**
+   * pull: poll each agent's buffer with a cursor. stream: also hold the agent's push stream open, so
+   * samples arrive as they are taken; polls then only fill gaps (at a sixth of the rate) and take
+   * over whenever the stream drops.
+   */
+  mode?: 'pull' | 'stream';
+  clientFactory?: (a: { url: string; token: string; timeoutMs: number }) => AgentLink;
 }
+
+export type AgentLink = Pick<AgentClient, 'telemetry' | 'stream'>;
 
 interface AgentState {
   agent: EnrolledAgent;
-  client: Pick<AgentClient, 'telemetry'>;
+  client: AgentLink;
   timer: NodeJS.Timeout | null;
+  stream: { close(): void } | null;
   failures: number;
   inFlight: boolean;
 }
@@ -65,6 +74,7 @@ export class Collector {
       maxBackoffMs: opts.maxBackoffMs ?? 300_000,
       concurrency: opts.concurrency ?? 64,
       requestTimeoutMs: opts.requestTimeoutMs ?? 5_000,
+      mode: opts.mode ?? 'pull',
       flushIntervalMs: opts.flushIntervalMs ?? 250,
       clock: opts.clock ?? Date.now,
       log: opts.log ?? (() => undefined),
@@ -97,6 +107,7 @@ export class Collector {
       agent: { ...agent },
       client: factory({ url: agent.url, token: agent.token, timeoutMs: this.opts.requestTimeoutMs }),
       timer: null,
+      stream: null,
       failures: 0,
       inFlight: false,
     };
@@ -107,7 +118,50 @@ export class Collector {
   remove(id: string): void {
     const s = this.agents.get(id);
     if (s?.timer) clearTimeout(s.timer);
+    s?.stream?.close();
     this.agents.delete(id);
+  }
+
+  /** Records one sample from a pull or the stream; returns its seq when it has one. */
+  private accept(s: AgentState, raw: unknown, now: number): number | null {
+    this.pending.samples.push(raw);
+    this.pending.contacts.set(s.agent.id, now);
+    const parsed = TelemetrySample.safeParse(raw);
+    if (parsed.success && parsed.data.deviceId === s.agent.id) {
+      const c = this.pending.counts.get(s.agent.id) ?? { inferences: 0, errors: 0 };
+      c.inferences += parsed.data.inferences;
+      c.errors += parsed.data.errors;
+      this.pending.counts.set(s.agent.id, c);
+      const prev = this.pending.latest.get(s.agent.id);
+      if (!prev || prev.ts <= parsed.data.ts) this.pending.latest.set(s.agent.id, parsed.data);
+    }
+    // Advance past every sample, valid or not: the fleet log rejects (and logs) bad ones, and a
+    // cursor stuck on a bad sample would re-fetch it forever.
+    const seq = (raw as { seq?: unknown } | null)?.seq;
+    return typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : null;
+  }
+
+  private openStream(s: AgentState): void {
+    if (s.stream || this.stopped) return;
+    s.stream = s.client.stream({
+      onHello: (identity) => {
+        // The agent rebooted between our poll and the stream: let a poll reset the cursor first.
+        if (identity.bootId !== s.agent.bootId) s.stream?.close();
+      },
+      onSample: (sample) => {
+        const seq = this.accept(s, sample, this.opts.clock());
+        // Only a contiguous sample moves the cursor; after a gap the next poll fetches what is missing.
+        if (seq !== null && seq === s.agent.lastSeq + 1) s.agent.lastSeq = seq;
+      },
+      onClose: (err) => {
+        s.stream = null;
+        if (err && !this.stopped && this.agents.get(s.agent.id) === s) {
+          this.opts.log(`stream ${s.agent.id} closed: ${err.message}`);
+          if (s.timer) clearTimeout(s.timer);
+          this.schedule(s, this.opts.pollIntervalMs);
+        }
+      },
+    });
   }
 
   /** Poll one agent now (tests, "refresh" in the UI). */
@@ -181,25 +235,14 @@ export class Collector {
         this.pending.contacts.set(s.agent.id, now);
         let maxSeq = s.agent.lastSeq;
         for (const raw of res.samples) {
-          this.pending.samples.push(raw);
-          // Advance past every sample, valid or not: the fleet log rejects (and logs) bad ones, and a
-          // cursor stuck on a bad sample would re-fetch it forever.
-          const seq = (raw as { seq?: unknown } | null)?.seq;
-          if (typeof seq === 'number' && Number.isSafeInteger(seq)) maxSeq = Math.max(maxSeq, seq);
-          const parsed = TelemetrySample.safeParse(raw);
-          if (parsed.success && parsed.data.deviceId === s.agent.id) {
-            const c = this.pending.counts.get(s.agent.id) ?? { inferences: 0, errors: 0 };
-            c.inferences += parsed.data.inferences;
-            c.errors += parsed.data.errors;
-            this.pending.counts.set(s.agent.id, c);
-            const prev = this.pending.latest.get(s.agent.id);
-            if (!prev || prev.ts <= parsed.data.ts) this.pending.latest.set(s.agent.id, parsed.data);
-          }
+          const seq = this.accept(s, raw, now);
+          if (seq !== null) maxSeq = Math.max(maxSeq, seq);
         }
         s.agent.lastSeq = Math.min(maxSeq, res.latestSeq);
         if (res.latestSeq <= s.agent.lastSeq || res.samples.length === 0) break;
       }
-      this.schedule(s, this.opts.pollIntervalMs);
+      if (this.opts.mode === 'stream') this.openStream(s);
+      this.schedule(s, s.stream ? this.opts.pollIntervalMs * 6 : this.opts.pollIntervalMs);
     } catch (err) {
       s.failures++;
       const e = err instanceof AppError ? err : new AppError('DEVICE_UNREACHABLE', String(err));
@@ -295,7 +338,10 @@ export class Collector {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const s of this.agents.values()) if (s.timer) clearTimeout(s.timer);
+    for (const s of this.agents.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      s.stream?.close();
+    }
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.flush();

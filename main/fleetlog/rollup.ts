@@ -1,4 +1,4 @@
-import { METRICS, type Metric } from '../../shared/telemetry.js';
+import { METRICS } from '../../shared/telemetry.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -27,9 +27,76 @@ export interface RollupInput {
   throttled: boolean | null;
 }
 
+/** The values of one metric in a bucket, with running sum/min/max. */
+class Values {
+  readonly buf: number[] = [];
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  get len(): number {
+    return this.buf.length;
+  }
+  push(v: number): void {
+    this.buf.push(v);
+    this.sum += v;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+let scratch = new Float64Array(512);
+
+/** Nearest-rank 95th percentile: the value at rank ceil(0.95 n) of the sorted values (O(n) selection). */
+export function p95Of(values: readonly number[], len: number): number {
+  if (len === 1) return values[0] as number;
+  if (scratch.length < len) scratch = new Float64Array(len * 2);
+  const a = scratch;
+  for (let i = 0; i < len; i++) a[i] = values[i] as number;
+  return select(a, len, Math.ceil(0.95 * len) - 1);
+}
+
+/** k-th smallest of a[0..len) (quickselect, Hoare partition, middle pivot); reorders a. */
+function select(a: Float64Array, len: number, k: number): number {
+  let lo = 0;
+  let hi = len - 1;
+  while (hi > lo) {
+    if (hi - lo < 16) {
+      for (let i = lo + 1; i <= hi; i++) {
+        const x = a[i] as number;
+        let j = i - 1;
+        while (j >= lo && (a[j] as number) > x) {
+          a[j + 1] = a[j] as number;
+          j--;
+        }
+        a[j + 1] = x;
+      }
+      return a[k] as number;
+    }
+    const pivot = a[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k] as number;
+  }
+  return a[k] as number;
+}
+
 /**
- * Exact accumulator for one device's bucket: per metric, the non-null values kept sorted (binary search
- * + splice; an hour holds 360 values at 10 s) and their sum, so min/max/p95 are O(1) when a row is written.
+ * Exact accumulator for one device's bucket: per metric every non-null value (so p95 is exact, not a
+ * sketch), with running sum/min/max; p95 is computed when the row is written. An hour at 10 s holds 360
+ * values per metric.
  */
 export class BucketAcc {
   readonly start: number;
@@ -37,53 +104,47 @@ export class BucketAcc {
   inferences = 0;
   errors = 0;
   throttled = 0;
-  /** Not yet written to the rollup table since the last change. */
+  /** Changed since it was last written to the rollup table. */
   dirty = false;
-  private readonly values: number[][] = METRICS.map(() => []);
-  private readonly sums: number[] = METRICS.map(() => 0);
+  private readonly v0 = new Values();
+  private readonly v1 = new Values();
+  private readonly v2 = new Values();
+  private readonly v3 = new Values();
+  private readonly v4 = new Values();
+  private readonly v5 = new Values();
+  private readonly v6 = new Values();
+  private readonly v7 = new Values();
 
   constructor(start: number) {
     this.start = start;
   }
 
+  /** Hand-unrolled over METRICS (keeps property access monomorphic on the hot path). */
   add(s: RollupInput): void {
     this.n++;
     this.inferences += s.inferences;
     this.errors += s.errors;
     if (s.throttled === true) this.throttled++;
     this.dirty = true;
-    for (let i = 0; i < METRICS.length; i++) {
-      const v = s[METRICS[i] as Metric];
-      if (v === null) continue;
-      const arr = this.values[i] as number[];
-      this.sums[i] = (this.sums[i] as number) + v;
-      // Samples mostly arrive in order but values are not sorted; the common case appends.
-      const len = arr.length;
-      if (len === 0 || (arr[len - 1] as number) <= v) {
-        arr.push(v);
-      } else {
-        let lo = 0;
-        let hi = len;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if ((arr[mid] as number) <= v) lo = mid + 1;
-          else hi = mid;
-        }
-        arr.splice(lo, 0, v);
-      }
-    }
+    if (s.tempC !== null) this.v0.push(s.tempC);
+    if (s.cpuPct !== null) this.v1.push(s.cpuPct);
+    if (s.memPct !== null) this.v2.push(s.memPct);
+    if (s.powerW !== null) this.v3.push(s.powerW);
+    if (s.latencyP50Ms !== null) this.v4.push(s.latencyP50Ms);
+    if (s.latencyP95Ms !== null) this.v5.push(s.latencyP95Ms);
+    if (s.latencyP99Ms !== null) this.v6.push(s.latencyP99Ms);
+    if (s.throughputIps !== null) this.v7.push(s.throughputIps);
   }
 
+  private all(): Values[] {
+    return [this.v0, this.v1, this.v2, this.v3, this.v4, this.v5, this.v6, this.v7];
+  }
+
+  /** Stats of METRICS[i]. */
   stats(i: number): MetricStats {
-    const arr = this.values[i] as number[];
-    const len = arr.length;
-    if (len === 0) return { min: null, avg: null, max: null, p95: null };
-    return {
-      min: arr[0] as number,
-      avg: (this.sums[i] as number) / len,
-      max: arr[len - 1] as number,
-      p95: arr[Math.ceil(0.95 * len) - 1] as number,
-    };
+    const v = this.all()[i];
+    if (v === undefined || v.len === 0) return { min: null, avg: null, max: null, p95: null };
+    return { min: v.min, avg: v.sum / v.len, max: v.max, p95: p95Of(v.buf, v.len) };
   }
 
   /**
@@ -92,17 +153,9 @@ export class BucketAcc {
    */
   rowParams(dev: number): (number | null)[] {
     const out: (number | null)[] = [this.start, dev, this.n, this.inferences, this.errors, this.throttled];
-    for (let i = 0; i < METRICS.length; i++) {
-      const arr = this.values[i] as number[];
-      const len = arr.length;
-      if (len === 0) out.push(null, null, null, null);
-      else
-        out.push(
-          arr[0] as number,
-          (this.sums[i] as number) / len,
-          arr[len - 1] as number,
-          arr[Math.ceil(0.95 * len) - 1] as number,
-        );
+    for (const v of this.all()) {
+      if (v.len === 0) out.push(null, null, null, null);
+      else out.push(v.min, v.sum / v.len, v.max, v.len === 1 ? v.min : p95Of(v.buf, v.len));
     }
     return out;
   }
@@ -110,7 +163,15 @@ export class BucketAcc {
 
 export const STAT_SUFFIXES = ['min', 'avg', 'max', 'p95'] as const;
 export const ROLLUP_METRIC_COLUMNS: string[] = METRICS.flatMap((m) => STAT_SUFFIXES.map((s) => `${m}_${s}`));
-export const ROLLUP_COLUMNS: string[] = ['bucket_ts', 'dev', 'n', 'inferences', 'errors', 'throttled', ...ROLLUP_METRIC_COLUMNS];
+export const ROLLUP_COLUMNS: string[] = [
+  'bucket_ts',
+  'dev',
+  'n',
+  'inferences',
+  'errors',
+  'throttled',
+  ...ROLLUP_METRIC_COLUMNS,
+];
 
 export function floorTo(ts: number, step: number): number {
   return ts - (((ts % step) + step) % step);

@@ -1,4 +1,12 @@
-import type { DeviceRow, DeviceStatus, FleetEvent, Series, SeriesQuery, SparklineQuery } from '../../shared/fleet.js';
+import type {
+  DeviceRow,
+  DeviceStatus,
+  FleetEvent,
+  Series,
+  SeriesQuery,
+  SparklineQuery,
+} from '../../shared/fleet.js';
+import type { HealthInput } from '../../shared/health.js';
 import type { DeviceIdentity, DeviceLimits } from '../../shared/telemetry.js';
 
 export interface IngestResult {
@@ -39,6 +47,23 @@ export interface RetentionPolicy {
   rawDays: number;
   minuteDays: number;
   hourDays: number;
+  /** Events (status changes, rejected telemetry, ...); default: hourDays. */
+  eventDays?: number;
+}
+
+/** What the health monitor needs per device: stored status plus the inputs of evaluateHealth (minus nowTs). */
+export interface DeviceHealthState {
+  deviceId: string;
+  status: DeviceStatus;
+  reasons: string[];
+  input: Omit<HealthInput, 'nowTs'>;
+}
+
+export interface SparklineResult {
+  fromTs: number;
+  stepMs: number;
+  /** deviceId -> one value per step from fromTs (null where no rollup exists). */
+  series: Record<string, (number | null)[]>;
 }
 
 export interface EnrolledAgent {
@@ -51,24 +76,32 @@ export interface EnrolledAgent {
 
 /**
  * The fleet log, as the rest of the console sees it. The SQLite implementation runs in a worker
- * thread (FleetLogClient proxies every method there), so every method is async.
+ * thread (client.ts proxies every method there), so every method is async.
  */
 export interface FleetStore {
   upsertDevice(reg: DeviceRegistration): Promise<DeviceRow>;
   removeDevice(id: string): Promise<boolean>;
   listEnrolledAgents(): Promise<EnrolledAgent[]>;
+  /** No-op for an unknown device (the collector may race a removal). */
   setCursor(c: CollectorCursor): Promise<void>;
   /** Validates every sample with the contract schema, stores the good ones in one transaction. */
   ingest(samples: unknown[], receivedTs: number): Promise<IngestResult>;
+  /** last_contact_ts = max(stored, ts). No-op for an unknown device. */
   markContact(deviceId: string, ts: number): Promise<void>;
+  /** Stores status + reasons; true (and a 'status.changed' event) only when the status changed. False for unknown. */
   setStatus(deviceId: string, status: DeviceStatus, reasons: string[], ts: number): Promise<boolean>;
   addEvent(e: NewEvent): Promise<FleetEvent>;
+  /** Search: substring of id, name, hardware model or model version (case-insensitive). Ordered by id. */
   listDevices(filter?: { search?: string; status?: DeviceStatus[] }): Promise<DeviceRow[]>;
   getDevice(id: string): Promise<{ row: DeviceRow; identity: DeviceIdentity | null } | null>;
-  /** Latest counters needed by the health rules (inferences/errors of the latest sample). */
+  /** Latest counters needed by the health rules (inferences/errors of the latest sample), per device. */
+  healthStates(): Promise<DeviceHealthState[]>;
+  /** auto: raw up to 6 h, 1-minute rollups up to 3 days, hourly beyond. NOT_FOUND for an unknown device. */
   series(q: SeriesQuery): Promise<Series>;
-  sparklines(q: SparklineQuery, nowTs: number): Promise<{ fromTs: number; stepMs: number; series: Record<string, (number | null)[]> }>;
+  sparklines(q: SparklineQuery, nowTs: number): Promise<SparklineResult>;
+  /** Newest first; page with beforeId = the last id seen. */
   events(q: { deviceId?: string; limit: number; beforeId?: number }): Promise<FleetEvent[]>;
   applyRetention(nowTs: number, policy?: RetentionPolicy): Promise<{ deleted: number }>;
+  /** Writes open rollup buckets, checkpoints the WAL and closes (and stops the worker). */
   close(): Promise<void>;
 }

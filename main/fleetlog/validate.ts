@@ -67,8 +67,7 @@ function isSimpleReasons(u: unknown): boolean {
 export type ValidSample = Omit<TelemetrySample, 'unavailable'> & { unavailable?: Record<string, string> };
 
 export type ValidationResult =
-  | { ok: true; sample: ValidSample }
-  | { ok: false; reason: string; deviceId: string | null };
+  { ok: true; sample: ValidSample } | { ok: false; reason: string; deviceId: string | null };
 
 /** The contract schema's verdict; the fast check only short-cuts the common valid case. */
 export function validateSample(s: unknown): ValidationResult {

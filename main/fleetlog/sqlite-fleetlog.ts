@@ -1,0 +1,1072 @@
+import type Database from 'better-sqlite3';
+import { AppError } from '../../shared/errors.js';
+import type {
+  DeviceRow,
+  DeviceStatus,
+  FleetEvent,
+  Series,
+  SeriesQuery,
+  SparklineQuery,
+} from '../../shared/fleet.js';
+import type { HealthInput } from '../../shared/health.js';
+import { DeviceId, DeviceIdentity, DeviceLimits, METRICS } from '../../shared/telemetry.js';
+import { openDatabase, type Db, type Durability } from './db.js';
+import {
+  BucketAcc,
+  floorTo,
+  HOUR_MS,
+  MINUTE_MS,
+  ROLLUP_COLUMNS,
+  ROLLUP_METRIC_COLUMNS,
+  type RollupInput,
+} from './rollup.js';
+import type {
+  CollectorCursor,
+  DeviceHealthState,
+  DeviceRegistration,
+  EnrolledAgent,
+  IngestResult,
+  NewEvent,
+  RetentionPolicy,
+  SparklineResult,
+} from './types.js';
+import { validateSample, type ValidSample } from './validate.js';
+
+const DAY_MS = 86_400_000;
+const RAW_MAX_SPAN_MS = 6 * HOUR_MS;
+const MINUTE_MAX_SPAN_MS = 3 * DAY_MS;
+const MAX_BUCKETS = 50_000;
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  rawDays: 7,
+  minuteDays: 30,
+  hourDays: 400,
+  eventDays: 90,
+};
+
+export interface RejectLogPolicy {
+  /** Window over which the limits below apply. */
+  windowMs: number;
+  /** telemetry.rejected events per sender (device id, or one key for samples without a valid id) per window. */
+  perSender: number;
+  /** telemetry.rejected events in all per window, however many senders misbehave. */
+  total: number;
+}
+
+export interface SqliteFleetLogOptions {
+  retention?: RetentionPolicy;
+  durability?: Durability;
+  /**
+   * Open (current) rollup buckets are written at most this often during ingest, and always before a
+   * read and on close; closed buckets are written in the batch that closes them. 0 = every batch.
+   * Default 2 s. A crash loses nothing: open buckets are rebuilt from raw samples on the next open.
+   */
+  rollupFlushMs?: number;
+  /** Samples stamped further ahead of receivedTs than this are rejected (a device clock in the future). */
+  maxClockSkewMs?: number;
+  rejectLog?: RejectLogPolicy;
+  cacheMiB?: number;
+  /** Monotonic clock for the flush interval (tests). */
+  monotonicNow?: () => number;
+}
+
+interface DevState {
+  dev: number;
+  id: string;
+  lastSampleTs: number | null;
+  lastContactTs: number | null;
+  /** Accumulators of the open 1-minute and 1-hour buckets (the ones holding lastSampleTs). */
+  m1: BucketAcc | null;
+  h1: BucketAcc | null;
+  /** m1/h1 hold every stored sample of their buckets (after a restart they are rebuilt on first touch). */
+  loaded: boolean;
+  /** Scratch for one ingest batch. */
+  batchNo: number;
+  batchLatest: ValidSample | null;
+  batchAccepted: boolean;
+}
+
+type RawRow = [number, number, ...(number | null)[]];
+
+const SAMPLE_METRIC_SQL = METRICS.join(', ');
+const ROLLUP_INPUT_SQL = `ts, dev, ${SAMPLE_METRIC_SQL}, inferences, errors, throttled`;
+
+const DEVICE_COLUMNS =
+  'id, name, hardware_model, accelerator, arch, os, url, status, status_reasons_json, last_contact_ts, last_sample_ts, ' +
+  `${SAMPLE_METRIC_SQL}, throttled, inferences, errors, model_version, limits_json`;
+
+interface DeviceDbRow {
+  id: string;
+  name: string;
+  hardware_model: string;
+  accelerator: DeviceRow['accelerator'];
+  arch: string;
+  os: string;
+  url: string | null;
+  status: DeviceStatus;
+  status_reasons_json: string;
+  last_contact_ts: number | null;
+  last_sample_ts: number | null;
+  tempC: number | null;
+  cpuPct: number | null;
+  memPct: number | null;
+  powerW: number | null;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  latencyP99Ms: number | null;
+  throughputIps: number | null;
+  throttled: number | null;
+  inferences: number | null;
+  errors: number | null;
+  model_version: string | null;
+  limits_json: string;
+}
+
+interface EventDbRow {
+  id: number;
+  device_id: string | null;
+  ts: number;
+  kind: string;
+  severity: FleetEvent['severity'];
+  message: string;
+}
+
+function rowToRollupInput(r: RawRow): RollupInput {
+  // Column order of ROLLUP_INPUT_SQL: ts, dev, 8 metrics, inferences, errors, throttled.
+  const thr = r[12];
+  return {
+    ts: r[0],
+    tempC: r[2] ?? null,
+    cpuPct: r[3] ?? null,
+    memPct: r[4] ?? null,
+    powerW: r[5] ?? null,
+    latencyP50Ms: r[6] ?? null,
+    latencyP95Ms: r[7] ?? null,
+    latencyP99Ms: r[8] ?? null,
+    throughputIps: r[9] ?? null,
+    inferences: r[10] ?? 0,
+    errors: r[11] ?? 0,
+    throttled: thr === null || thr === undefined ? null : thr === 1,
+  };
+}
+
+/** Mirrors updateLatest / updateContact on a cached DeviceRow. */
+function patchRow(row: DeviceRow, s: ValidSample | null, lastContactTs: number | null): void {
+  row.lastContactTs = lastContactTs;
+  if (s === null) return;
+  row.lastSampleTs = s.ts;
+  row.tempC = s.tempC;
+  row.cpuPct = s.cpuPct;
+  row.memPct = s.memPct;
+  row.powerW = s.powerW;
+  row.latencyP50Ms = s.latencyP50Ms;
+  row.latencyP95Ms = s.latencyP95Ms;
+  row.latencyP99Ms = s.latencyP99Ms;
+  row.throughputIps = s.throughputIps;
+  row.throttled = s.throttled;
+  row.errorRate = s.inferences === 0 ? null : s.errors / s.inferences;
+  row.modelVersion = s.modelVersion;
+}
+
+/**
+ * The fleet log on SQLite, synchronous. Runs inside the fleet log worker (see client.ts); tests and
+ * benchmarks may use it directly.
+ */
+export class SqliteFleetLog {
+  readonly db: Db;
+  private readonly retention: RetentionPolicy;
+  private readonly rollupFlushMs: number;
+  private readonly maxClockSkewMs: number;
+  private readonly rejectPolicy: RejectLogPolicy;
+  private readonly monotonicNow: () => number;
+
+  private readonly byId = new Map<string, DevState>();
+  private readonly byDev = new Map<number, DevState>();
+  private readonly dirtyDevs = new Set<DevState>();
+  private lastFlush: number;
+  private batchNo = 0;
+  private closed = false;
+
+  private readonly rejectBySender = new Map<
+    string,
+    { windowStart: number; logged: number; suppressed: number }
+  >();
+  private rejectWindow = { start: -Infinity, logged: 0 };
+  private readonly jsonCache = new Map<string, unknown>();
+  /**
+   * The Fleet overview in memory: DeviceRow per device id, mirrored from the devices table. Ingest patches
+   * rows in place; other writes drop the row and it is re-read on the next listDevices.
+   */
+  private rowCache: Map<string, DeviceRow> | null = null;
+  private readonly staleRows = new Set<string>();
+
+  private readonly st: {
+    insertSample: Database.Statement;
+    upsert1m: Database.Statement;
+    upsert1h: Database.Statement;
+    updateLatest: Database.Statement;
+    updateContact: Database.Statement;
+    clearDirty: Database.Statement;
+    insertEvent: Database.Statement;
+    bucketSamples: Database.Statement;
+    rangeSamples: Database.Statement;
+    deviceRow: Database.Statement;
+  };
+
+  constructor(dbPath: string, opts: SqliteFleetLogOptions = {}) {
+    this.db = openDatabase(dbPath, {
+      ...(opts.durability === undefined ? {} : { durability: opts.durability }),
+      ...(opts.cacheMiB === undefined ? {} : { cacheMiB: opts.cacheMiB }),
+    });
+    this.retention = opts.retention ?? DEFAULT_RETENTION;
+    this.rollupFlushMs = opts.rollupFlushMs ?? 2000;
+    this.maxClockSkewMs = opts.maxClockSkewMs ?? 10 * MINUTE_MS;
+    this.rejectPolicy = opts.rejectLog ?? { windowMs: MINUTE_MS, perSender: 3, total: 30 };
+    this.monotonicNow = opts.monotonicNow ?? (() => performance.now());
+    this.lastFlush = this.monotonicNow();
+
+    const db = this.db;
+    const rollupPlaceholders = ROLLUP_COLUMNS.map(() => '?').join(', ');
+    this.st = {
+      insertSample: db.prepare(
+        `INSERT OR IGNORE INTO samples (ts, dev, seq, ${SAMPLE_METRIC_SQL}, disk_free_bytes, uptime_s, throttled, inferences, errors, model_version, unavailable_json)
+         VALUES (${Array.from({ length: 18 }, () => '?').join(', ')})`,
+      ),
+      upsert1m: db.prepare(
+        `INSERT OR REPLACE INTO rollup_1m (${ROLLUP_COLUMNS.join(', ')}) VALUES (${rollupPlaceholders})`,
+      ),
+      upsert1h: db.prepare(
+        `INSERT OR REPLACE INTO rollup_1h (${ROLLUP_COLUMNS.join(', ')}) VALUES (${rollupPlaceholders})`,
+      ),
+      updateLatest: db.prepare(
+        `UPDATE devices SET last_sample_ts = ?, last_contact_ts = MAX(COALESCE(last_contact_ts, 0), ?),
+           tempC = ?, cpuPct = ?, memPct = ?, powerW = ?, latencyP50Ms = ?, latencyP95Ms = ?, latencyP99Ms = ?,
+           throughputIps = ?, disk_free_bytes = ?, uptime_s = ?, throttled = ?, inferences = ?, errors = ?,
+           model_version = ?, rollup_dirty = 1
+         WHERE dev = ?`,
+      ),
+      updateContact: db.prepare(
+        'UPDATE devices SET last_contact_ts = MAX(COALESCE(last_contact_ts, 0), ?), rollup_dirty = rollup_dirty | ? WHERE dev = ?',
+      ),
+      clearDirty: db.prepare('UPDATE devices SET rollup_dirty = 0 WHERE dev = ?'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (device_id, ts, kind, severity, message) VALUES (?, ?, ?, ?, ?)',
+      ),
+      bucketSamples: db
+        .prepare(`SELECT ${ROLLUP_INPUT_SQL} FROM samples WHERE ts >= ? AND ts < ? AND dev = ?`)
+        .raw(),
+      rangeSamples: db.prepare(`SELECT ${ROLLUP_INPUT_SQL} FROM samples WHERE ts >= ? AND ts < ?`).raw(),
+      deviceRow: db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`),
+    };
+
+    const rows = db
+      .prepare('SELECT dev, id, last_sample_ts, last_contact_ts, rollup_dirty FROM devices')
+      .all() as {
+      dev: number;
+      id: string;
+      last_sample_ts: number | null;
+      last_contact_ts: number | null;
+      rollup_dirty: number;
+    }[];
+    const crashDirty: DevState[] = [];
+    for (const r of rows) {
+      const st = this.addState(r.dev, r.id, r.last_sample_ts, r.last_contact_ts);
+      if (r.rollup_dirty === 1 && r.last_sample_ts !== null) crashDirty.push(st);
+    }
+    // After a crash, the open buckets of these devices may lag their raw samples: rebuild and rewrite them.
+    if (crashDirty.length > 0) {
+      db.transaction(() => {
+        this.loadAccumulators(crashDirty);
+        this.flushOpenBuckets();
+      })();
+    }
+  }
+
+  private addState(
+    dev: number,
+    id: string,
+    lastSampleTs: number | null,
+    lastContactTs: number | null,
+  ): DevState {
+    const st: DevState = {
+      dev,
+      id,
+      lastSampleTs,
+      lastContactTs,
+      m1: null,
+      h1: null,
+      loaded: lastSampleTs === null,
+      batchNo: 0,
+      batchLatest: null,
+      batchAccepted: false,
+    };
+    this.byId.set(id, st);
+    this.byDev.set(dev, st);
+    return st;
+  }
+
+  // ---------------------------------------------------------------- devices
+
+  upsertDevice(reg: DeviceRegistration): DeviceRow {
+    this.assertOpen();
+    const idCheck = DeviceId.safeParse(reg.id);
+    if (!idCheck.success)
+      throw new AppError(
+        'BAD_INPUT',
+        `device id ${JSON.stringify(reg.id)}: ${idCheck.error.issues[0]?.message ?? 'invalid'}`,
+      );
+    let identity: DeviceIdentity | null = null;
+    if (reg.identity !== null) {
+      const parsed = DeviceIdentity.safeParse(reg.identity);
+      if (!parsed.success)
+        throw new AppError(
+          'BAD_INPUT',
+          `identity of ${reg.id}: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+        );
+      identity = parsed.data;
+      if (identity.deviceId !== reg.id) {
+        throw new AppError(
+          'CONFLICT',
+          `agent reports device id ${identity.deviceId}, enrolled as ${reg.id}`,
+          {
+            hint: 'remove the device and enrol it again, or check the agent URL',
+          },
+        );
+      }
+    }
+    const limitsIn = reg.limits ?? identity?.limits;
+    const limits = limitsIn === undefined ? undefined : DeviceLimits.parse(limitsIn);
+    const existing = this.byId.get(reg.id);
+    const now = Date.now();
+    if (existing === undefined) {
+      const info = this.db
+        .prepare(
+          `INSERT INTO devices (id, name, hardware_model, accelerator, arch, os, url, token, identity_json, limits_json, created_ts)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          reg.id,
+          reg.name ?? identity?.hostname ?? reg.id,
+          identity?.hardwareModel ?? '',
+          identity?.accelerator ?? 'unknown',
+          identity?.arch ?? '',
+          identity?.os ?? '',
+          reg.url,
+          reg.token,
+          identity === null ? null : JSON.stringify(identity),
+          JSON.stringify(limits ?? DeviceLimits.parse({})),
+          now,
+        );
+      this.addState(Number(info.lastInsertRowid), reg.id, null, null);
+    } else {
+      // Fields the caller does not know (null / undefined) keep their stored values.
+      this.db
+        .prepare(
+          `UPDATE devices SET
+             name = COALESCE(?, name),
+             hardware_model = COALESCE(?, hardware_model), accelerator = COALESCE(?, accelerator),
+             arch = COALESCE(?, arch), os = COALESCE(?, os),
+             url = COALESCE(?, url), token = COALESCE(?, token),
+             identity_json = COALESCE(?, identity_json), limits_json = COALESCE(?, limits_json)
+           WHERE id = ?`,
+        )
+        .run(
+          reg.name ?? null,
+          identity?.hardwareModel ?? null,
+          identity?.accelerator ?? null,
+          identity?.arch ?? null,
+          identity?.os ?? null,
+          reg.url,
+          reg.token,
+          identity === null ? null : JSON.stringify(identity),
+          limits === undefined ? null : JSON.stringify(limits),
+          reg.id,
+        );
+    }
+    this.invalidateRow(reg.id);
+    const row = this.getDevice(reg.id);
+    if (row === null) throw new AppError('INTERNAL', `device ${reg.id} vanished after upsert`);
+    return row.row;
+  }
+
+  removeDevice(id: string): boolean {
+    this.assertOpen();
+    const st = this.byId.get(id);
+    if (st === undefined) return false;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM devices WHERE dev = ?').run(st.dev);
+      // Raw samples and rollups of the removed device are left to retention: deleting them now would scan
+      // the time-keyed tables, and the AUTOINCREMENT key guarantees nobody inherits them.
+      this.insertEvent({
+        deviceId: id,
+        ts: Date.now(),
+        kind: 'device.removed',
+        severity: 'info',
+        message: `device ${id} removed`,
+      });
+    })();
+    this.invalidateRow(id);
+    this.byId.delete(id);
+    this.byDev.delete(st.dev);
+    this.dirtyDevs.delete(st);
+    return true;
+  }
+
+  listEnrolledAgents(): EnrolledAgent[] {
+    this.assertOpen();
+    const rows = this.db
+      .prepare(
+        'SELECT id, url, token, boot_id, last_seq FROM devices WHERE url IS NOT NULL AND token IS NOT NULL ORDER BY id',
+      )
+      .all() as { id: string; url: string; token: string; boot_id: string | null; last_seq: number }[];
+    return rows.map((r) => ({
+      id: r.id,
+      url: r.url,
+      token: r.token,
+      bootId: r.boot_id,
+      lastSeq: r.last_seq,
+    }));
+  }
+
+  /** Unknown devices are ignored (the collector may race a removal). */
+  setCursor(c: CollectorCursor): void {
+    this.assertOpen();
+    this.db
+      .prepare('UPDATE devices SET boot_id = ?, last_seq = ? WHERE id = ?')
+      .run(c.bootId, c.lastSeq, c.deviceId);
+  }
+
+  /** Unknown devices are ignored (the collector may race a removal). */
+  markContact(deviceId: string, ts: number): void {
+    this.assertOpen();
+    const st = this.byId.get(deviceId);
+    if (st === undefined) return;
+    this.st.updateContact.run(ts, 0, st.dev);
+    if (st.lastContactTs === null || ts > st.lastContactTs) st.lastContactTs = ts;
+    this.invalidateRow(deviceId);
+  }
+
+  /** Stores status and reasons; returns true (and logs 'status.changed') only when the status changed. */
+  setStatus(deviceId: string, status: DeviceStatus, reasons: string[], ts: number): boolean {
+    this.assertOpen();
+    const cur = this.db
+      .prepare('SELECT status, status_reasons_json FROM devices WHERE id = ?')
+      .get(deviceId) as { status: DeviceStatus; status_reasons_json: string } | undefined;
+    if (cur === undefined) return false;
+    const reasonsJson = JSON.stringify(reasons);
+    if (cur.status === status && cur.status_reasons_json === reasonsJson) return false;
+    const changed = cur.status !== status;
+    this.db.transaction(() => {
+      this.db
+        .prepare('UPDATE devices SET status = ?, status_reasons_json = ? WHERE id = ?')
+        .run(status, reasonsJson, deviceId);
+      this.invalidateRow(deviceId);
+      if (changed) {
+        this.insertEvent({
+          deviceId,
+          ts,
+          kind: 'status.changed',
+          severity: status === 'unreachable' ? 'error' : status === 'degraded' ? 'warning' : 'info',
+          message: `${deviceId}: ${cur.status} → ${status}${reasons.length ? `: ${reasons.join('; ')}` : ''}`,
+        });
+      }
+    })();
+    return changed;
+  }
+
+  addEvent(e: NewEvent): FleetEvent {
+    this.assertOpen();
+    return this.insertEvent(e);
+  }
+
+  private insertEvent(e: NewEvent): FleetEvent {
+    const info = this.st.insertEvent.run(e.deviceId, e.ts, e.kind, e.severity, e.message);
+    return { id: Number(info.lastInsertRowid), ...e };
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Validates every sample (contract schema), stores the good ones in one transaction with their rollups
+   * and the devices' latest state. Duplicates (same deviceId + ts) are no-ops; rejects are logged as
+   * rate-limited 'telemetry.rejected' events and never stored.
+   */
+  ingest(samples: unknown[], receivedTs: number): IngestResult {
+    this.assertOpen();
+    const result: IngestResult = { accepted: 0, duplicates: 0, rejected: [] };
+    const batchNo = ++this.batchNo;
+    const valid: ValidSample[] = [];
+    const states: DevState[] = [];
+    const touched: DevState[] = [];
+    const needLoad: DevState[] = [];
+    const maxTs = receivedTs + this.maxClockSkewMs;
+    for (let i = 0; i < samples.length; i++) {
+      const v = validateSample(samples[i]);
+      if (!v.ok) {
+        result.rejected.push({ index: i, deviceId: v.deviceId, reason: v.reason });
+        continue;
+      }
+      const s = v.sample;
+      const st = this.byId.get(s.deviceId);
+      if (st === undefined) {
+        result.rejected.push({ index: i, deviceId: s.deviceId, reason: 'unknown device' });
+        continue;
+      }
+      if (s.ts > maxTs) {
+        result.rejected.push({
+          index: i,
+          deviceId: s.deviceId,
+          reason: `ts: ${new Date(s.ts).toISOString()} is ${Math.round((s.ts - receivedTs) / 1000)} s ahead of the console clock (device clock wrong?)`,
+        });
+        continue;
+      }
+      valid.push(s);
+      states.push(st);
+      if (st.batchNo !== batchNo) {
+        st.batchNo = batchNo;
+        st.batchLatest = null;
+        st.batchAccepted = false;
+        touched.push(st);
+      }
+      if (!st.loaded && st.lastSampleTs !== null) {
+        if (floorTo(s.ts, HOUR_MS) === floorTo(st.lastSampleTs, HOUR_MS)) {
+          if (!needLoad.includes(st)) needLoad.push(st);
+        }
+      }
+    }
+
+    this.db.transaction(() => {
+      if (needLoad.length > 0) this.loadAccumulators(needLoad);
+      for (const st of touched) st.loaded = true;
+      const late = new Map<string, { table: '1m' | '1h'; start: number; st: DevState }>();
+      const ins = this.st.insertSample;
+      for (let i = 0; i < valid.length; i++) {
+        const s = valid[i] as ValidSample;
+        const st = states[i] as DevState;
+        const un = s.unavailable;
+        let unJson: string | null = null;
+        if (un !== undefined) {
+          for (const _k in un) {
+            unJson = JSON.stringify(un);
+            break;
+          }
+        }
+        const r = ins.run(
+          s.ts,
+          st.dev,
+          s.seq,
+          s.tempC,
+          s.cpuPct,
+          s.memPct,
+          s.powerW,
+          s.latencyP50Ms,
+          s.latencyP95Ms,
+          s.latencyP99Ms,
+          s.throughputIps,
+          s.diskFreeBytes,
+          s.uptimeS,
+          s.throttled === null ? null : s.throttled ? 1 : 0,
+          s.inferences,
+          s.errors,
+          s.modelVersion,
+          unJson,
+        );
+        if (r.changes === 0) {
+          result.duplicates++;
+          continue;
+        }
+        result.accepted++;
+        st.batchAccepted = true;
+        const ts = s.ts;
+        // 1-minute bucket
+        const m = floorTo(ts, MINUTE_MS);
+        const m1 = st.m1;
+        if (m1 !== null && m === m1.start) m1.add(s);
+        else if (
+          m1 === null ? st.lastSampleTs === null || m > floorTo(st.lastSampleTs, MINUTE_MS) : m > m1.start
+        ) {
+          if (m1 !== null && m1.dirty) this.writeRollup('1m', m1, st.dev);
+          const acc = new BucketAcc(m);
+          acc.add(s);
+          st.m1 = acc;
+        } else late.set(`m${st.dev}:${m}`, { table: '1m', start: m, st });
+        // 1-hour bucket
+        const h = floorTo(ts, HOUR_MS);
+        const h1 = st.h1;
+        if (h1 !== null && h === h1.start) h1.add(s);
+        else if (
+          h1 === null ? st.lastSampleTs === null || h > floorTo(st.lastSampleTs, HOUR_MS) : h > h1.start
+        ) {
+          if (h1 !== null && h1.dirty) this.writeRollup('1h', h1, st.dev);
+          const acc = new BucketAcc(h);
+          acc.add(s);
+          st.h1 = acc;
+        } else late.set(`h${st.dev}:${h}`, { table: '1h', start: h, st });
+        if (st.lastSampleTs === null || ts >= st.lastSampleTs) {
+          st.lastSampleTs = ts;
+          st.batchLatest = s;
+        }
+        this.dirtyDevs.add(st);
+      }
+      // Samples older than a device's open bucket: recompute those closed buckets from raw (rare).
+      for (const l of late.values()) {
+        const step = l.table === '1m' ? MINUTE_MS : HOUR_MS;
+        const acc = new BucketAcc(l.start);
+        for (const row of this.st.bucketSamples.iterate(
+          l.start,
+          l.start + step,
+          l.st.dev,
+        ) as IterableIterator<RawRow>) {
+          acc.add(rowToRollupInput(row));
+        }
+        this.writeRollup(l.table, acc, l.st.dev);
+      }
+      for (const st of touched) {
+        const s = st.batchLatest;
+        if (s !== null) {
+          this.st.updateLatest.run(
+            s.ts,
+            receivedTs,
+            s.tempC,
+            s.cpuPct,
+            s.memPct,
+            s.powerW,
+            s.latencyP50Ms,
+            s.latencyP95Ms,
+            s.latencyP99Ms,
+            s.throughputIps,
+            s.diskFreeBytes,
+            s.uptimeS,
+            s.throttled === null ? null : s.throttled ? 1 : 0,
+            s.inferences,
+            s.errors,
+            s.modelVersion,
+            st.dev,
+          );
+        } else {
+          this.st.updateContact.run(receivedTs, st.batchAccepted ? 1 : 0, st.dev);
+        }
+        if (st.lastContactTs === null || receivedTs > st.lastContactTs) st.lastContactTs = receivedTs;
+        const cached = this.rowCache?.get(st.id);
+        if (cached !== undefined) patchRow(cached, s, st.lastContactTs);
+        st.batchLatest = null;
+      }
+      for (const r of result.rejected) this.logRejected(r.deviceId, r.reason, receivedTs);
+      const now = this.monotonicNow();
+      if (now - this.lastFlush >= this.rollupFlushMs) this.flushOpenBuckets();
+    })();
+    return result;
+  }
+
+  private writeRollup(table: '1m' | '1h', acc: BucketAcc, dev: number): void {
+    (table === '1m' ? this.st.upsert1m : this.st.upsert1h).run(acc.rowParams(dev));
+    acc.dirty = false;
+  }
+
+  /** Rebuilds the open-bucket accumulators of `states` from raw samples (after a restart). */
+  private loadAccumulators(states: DevState[]): void {
+    const byHour = new Map<number, Map<number, DevState>>();
+    for (const st of states) {
+      if (st.lastSampleTs === null) continue;
+      const h = floorTo(st.lastSampleTs, HOUR_MS);
+      st.h1 = new BucketAcc(h);
+      st.m1 = new BucketAcc(floorTo(st.lastSampleTs, MINUTE_MS));
+      st.loaded = true;
+      let group = byHour.get(h);
+      if (group === undefined) byHour.set(h, (group = new Map<number, DevState>()));
+      group.set(st.dev, st);
+    }
+    for (const [h, group] of byHour) {
+      // One scan of the hour for all devices when many need it; per-device lookups otherwise.
+      const rows: Iterable<RawRow> =
+        group.size > 8
+          ? (this.st.rangeSamples.iterate(h, h + HOUR_MS) as IterableIterator<RawRow>)
+          : [...group.keys()].flatMap((dev) => this.st.bucketSamples.all(h, h + HOUR_MS, dev) as RawRow[]);
+      for (const row of rows) {
+        const st = group.get(row[1]);
+        if (st === undefined || st.h1 === null || st.m1 === null) continue;
+        const input = rowToRollupInput(row);
+        st.h1.add(input);
+        if (floorTo(input.ts, MINUTE_MS) === st.m1.start) st.m1.add(input);
+      }
+      for (const st of group.values()) this.dirtyDevs.add(st);
+    }
+  }
+
+  /** Writes every open bucket changed since the last flush (call inside a transaction). */
+  private flushOpenBuckets(): void {
+    for (const st of this.dirtyDevs) {
+      if (st.m1 !== null && st.m1.dirty) this.writeRollup('1m', st.m1, st.dev);
+      if (st.h1 !== null && st.h1.dirty) this.writeRollup('1h', st.h1, st.dev);
+      this.st.clearDirty.run(st.dev);
+    }
+    this.dirtyDevs.clear();
+    this.lastFlush = this.monotonicNow();
+  }
+
+  /** Makes the rollup tables current (the worker calls this on a timer; reads call it first). */
+  flush(): void {
+    this.assertOpen();
+    if (this.dirtyDevs.size === 0) return;
+    this.db.transaction(() => this.flushOpenBuckets())();
+  }
+
+  private logRejected(deviceId: string | null, reason: string, ts: number): void {
+    const p = this.rejectPolicy;
+    if (ts - this.rejectWindow.start >= p.windowMs || ts < this.rejectWindow.start) {
+      this.rejectWindow = { start: ts, logged: 0 };
+      if (this.rejectBySender.size > 10_000) this.rejectBySender.clear();
+    }
+    const key = deviceId ?? '';
+    let e = this.rejectBySender.get(key);
+    let carried = 0;
+    if (e === undefined || ts - e.windowStart >= p.windowMs || ts < e.windowStart) {
+      carried = e?.suppressed ?? 0;
+      e = { windowStart: ts, logged: 0, suppressed: 0 };
+      this.rejectBySender.set(key, e);
+    }
+    if (e.logged >= p.perSender || this.rejectWindow.logged >= p.total) {
+      e.suppressed++;
+      return;
+    }
+    e.logged++;
+    this.rejectWindow.logged++;
+    const who = deviceId ?? 'a sender without a valid device id';
+    const more =
+      carried > 0
+        ? ` (${carried} more rejected samples were not logged in the previous ${Math.round(p.windowMs / 1000)} s)`
+        : '';
+    this.insertEvent({
+      deviceId,
+      ts,
+      kind: 'telemetry.rejected',
+      severity: 'warning',
+      message: `telemetry from ${who} rejected: ${reason}${more}`,
+    });
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  listDevices(filter: { search?: string; status?: DeviceStatus[] } = {}): DeviceRow[] {
+    this.assertOpen();
+    const rows = this.cachedRows();
+    const search = filter.search?.trim().toLowerCase();
+    const status = filter.status === undefined ? null : new Set(filter.status);
+    const out: DeviceRow[] = [];
+    for (const r of rows.values()) {
+      if (status !== null && !status.has(r.status)) continue;
+      if (
+        search &&
+        !r.id.toLowerCase().includes(search) &&
+        !r.name.toLowerCase().includes(search) &&
+        !r.hardwareModel.toLowerCase().includes(search) &&
+        !(r.modelVersion ?? '').toLowerCase().includes(search)
+      ) {
+        continue;
+      }
+      out.push({ ...r });
+    }
+    return out;
+  }
+
+  private cachedRows(): Map<string, DeviceRow> {
+    if (this.rowCache === null || this.staleRows.size > 200) {
+      const all = this.prep(`SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY id`).all() as DeviceDbRow[];
+      this.rowCache = new Map(all.map((r) => [r.id, this.toDeviceRow(r)]));
+      this.staleRows.clear();
+    } else if (this.staleRows.size > 0) {
+      const cache = this.rowCache;
+      for (const id of this.staleRows) {
+        const r = this.st.deviceRow.get(id) as DeviceDbRow | undefined;
+        if (r === undefined) cache.delete(id);
+        else cache.set(id, this.toDeviceRow(r));
+      }
+      // Keep id order (new devices are appended by Map.set).
+      if ([...this.staleRows].some((id) => cache.has(id)))
+        this.rowCache = new Map([...cache].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+      this.staleRows.clear();
+    }
+    return this.rowCache;
+  }
+
+  private invalidateRow(id: string): void {
+    if (this.rowCache !== null) this.staleRows.add(id);
+  }
+
+  private readonly stmtCache = new Map<string, Database.Statement>();
+  /** Prepared statements for query shapes that vary (filters, resolutions), cached by SQL text. */
+  private prep(sql: string): Database.Statement {
+    let st = this.stmtCache.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      if (this.stmtCache.size > 200) this.stmtCache.clear();
+      this.stmtCache.set(sql, st);
+    }
+    return st;
+  }
+
+  getDevice(id: string): { row: DeviceRow; identity: DeviceIdentity | null } | null {
+    this.assertOpen();
+    const r = this.st.deviceRow.get(id) as DeviceDbRow | undefined;
+    if (r === undefined) return null;
+    const ident = this.db.prepare('SELECT identity_json FROM devices WHERE id = ?').get(id) as {
+      identity_json: string | null;
+    };
+    return {
+      row: this.toDeviceRow(r),
+      identity: ident.identity_json === null ? null : (JSON.parse(ident.identity_json) as DeviceIdentity),
+    };
+  }
+
+  /** What the health rules need per device (the latest sample's counters are not in DeviceRow). */
+  healthStates(): DeviceHealthState[] {
+    this.assertOpen();
+    const rows = this.db
+      .prepare(
+        'SELECT id, status, status_reasons_json, last_contact_ts, tempC, throttled, latencyP95Ms, inferences, errors, limits_json FROM devices',
+      )
+      .all() as {
+      id: string;
+      status: DeviceStatus;
+      status_reasons_json: string;
+      last_contact_ts: number | null;
+      tempC: number | null;
+      throttled: number | null;
+      latencyP95Ms: number | null;
+      inferences: number | null;
+      errors: number | null;
+      limits_json: string;
+    }[];
+    return rows.map((r) => {
+      const input: Omit<HealthInput, 'nowTs'> = {
+        lastContactTs: r.last_contact_ts,
+        tempC: r.tempC,
+        throttled: r.throttled === null ? null : r.throttled === 1,
+        latencyP95Ms: r.latencyP95Ms,
+        inferences: r.inferences ?? 0,
+        errors: r.errors ?? 0,
+        limits: this.cachedJson(r.limits_json) as DeviceLimits,
+      };
+      return {
+        deviceId: r.id,
+        status: r.status,
+        reasons: this.cachedJson(r.status_reasons_json) as string[],
+        input,
+      };
+    });
+  }
+
+  private cachedJson(s: string): unknown {
+    let v = this.jsonCache.get(s);
+    if (v === undefined) {
+      v = JSON.parse(s) as unknown;
+      if (this.jsonCache.size > 5000) this.jsonCache.clear();
+      this.jsonCache.set(s, v);
+    }
+    return v;
+  }
+
+  private toDeviceRow(r: DeviceDbRow): DeviceRow {
+    const inf = r.inferences;
+    return {
+      id: r.id,
+      name: r.name,
+      hardwareModel: r.hardware_model,
+      accelerator: r.accelerator,
+      arch: r.arch,
+      os: r.os,
+      url: r.url,
+      status: r.status,
+      // Shared (cached) arrays and limits objects: callers must not mutate them.
+      statusReasons: this.cachedJson(r.status_reasons_json) as string[],
+      lastContactTs: r.last_contact_ts,
+      lastSampleTs: r.last_sample_ts,
+      tempC: r.tempC,
+      cpuPct: r.cpuPct,
+      memPct: r.memPct,
+      powerW: r.powerW,
+      latencyP50Ms: r.latencyP50Ms,
+      latencyP95Ms: r.latencyP95Ms,
+      latencyP99Ms: r.latencyP99Ms,
+      throughputIps: r.throughputIps,
+      throttled: r.throttled === null ? null : r.throttled === 1,
+      errorRate: inf === null || inf === 0 ? null : (r.errors ?? 0) / inf,
+      modelVersion: r.model_version,
+      limits: this.cachedJson(r.limits_json) as DeviceLimits,
+    };
+  }
+
+  /** auto: raw up to 6 h, 1-minute rollups up to 3 days, hourly beyond. */
+  static resolutionFor(q: Pick<SeriesQuery, 'fromTs' | 'toTs' | 'resolution'>): 'raw' | '1m' | '1h' {
+    if (q.resolution !== 'auto') return q.resolution;
+    const span = q.toTs - q.fromTs;
+    return span <= RAW_MAX_SPAN_MS ? 'raw' : span <= MINUTE_MAX_SPAN_MS ? '1m' : '1h';
+  }
+
+  series(q: SeriesQuery): Series {
+    this.assertOpen();
+    if (!(q.toTs >= q.fromTs))
+      throw new AppError('BAD_INPUT', `series: toTs ${q.toTs} is before fromTs ${q.fromTs}`);
+    const st = this.byId.get(q.deviceId);
+    if (st === undefined) throw new AppError('NOT_FOUND', `no device ${q.deviceId} in the fleet log`);
+    this.flush();
+    const resolution = SqliteFleetLog.resolutionFor(q);
+    const names = resolution === 'raw' ? [...METRICS] : ROLLUP_METRIC_COLUMNS;
+    let rows: (number | null)[][];
+    if (resolution === 'raw') {
+      rows = this.prep(`SELECT ts, ${SAMPLE_METRIC_SQL} FROM samples WHERE ts >= ? AND ts <= ? AND dev = ?`)
+        .raw()
+        .all(q.fromTs, q.toTs, st.dev) as (number | null)[][];
+    } else {
+      const step = resolution === '1m' ? MINUTE_MS : HOUR_MS;
+      const first = floorTo(q.fromTs, step);
+      if ((q.toTs - first) / step > MAX_BUCKETS) {
+        throw new AppError(
+          'BAD_INPUT',
+          `series: ${resolution} over ${Math.round((q.toTs - first) / DAY_MS)} days is too many points`,
+          {
+            hint: 'use resolution "auto" or "1h" for long ranges',
+          },
+        );
+      }
+      // Rollups are keyed (bucket_ts, dev): walk the bucket grid and look each bucket up.
+      rows = this.db
+        .prepare(
+          `WITH RECURSIVE grid(t) AS (SELECT @first UNION ALL SELECT t + @step FROM grid WHERE t + @step <= @last)
+           SELECT r.bucket_ts, ${ROLLUP_METRIC_COLUMNS.map((c) => `r.${c}`).join(', ')}, r.n, r.inferences, r.errors, r.throttled
+           FROM grid CROSS JOIN rollup_${resolution} AS r ON r.bucket_ts = grid.t AND r.dev = @dev`,
+        )
+        .raw()
+        .all({ first, last: q.toTs, step, dev: st.dev }) as (number | null)[][];
+    }
+    const allNames =
+      resolution === 'raw' ? names : [...names, 'samples', 'inferences', 'errors', 'throttled'];
+    const ts = new Array<number>(rows.length);
+    const cols: (number | null)[][] = allNames.map(() => new Array<number | null>(rows.length));
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as (number | null)[];
+      ts[i] = row[0] as number;
+      for (let c = 0; c < cols.length; c++) (cols[c] as (number | null)[])[i] = row[c + 1] ?? null;
+    }
+    const columns: Record<string, (number | null)[]> = {};
+    allNames.forEach((n, c) => (columns[n] = cols[c] as (number | null)[]));
+    return { deviceId: q.deviceId, resolution, fromTs: q.fromTs, toTs: q.toTs, ts, columns };
+  }
+
+  /** One metric's 1-minute averages for the last `minutes` minutes (ending with the current minute). */
+  sparklines(q: SparklineQuery, nowTs: number): SparklineResult {
+    this.assertOpen();
+    this.flush();
+    const stepMs = MINUTE_MS;
+    const last = floorTo(nowTs, stepMs);
+    const fromTs = last - (q.minutes - 1) * stepMs;
+    const series: Record<string, (number | null)[]> = {};
+    const slot = new Map<number, (number | null)[]>();
+    for (const id of q.deviceIds) {
+      const arr = new Array<number | null>(q.minutes).fill(null);
+      series[id] = arr;
+      const st = this.byId.get(id);
+      if (st !== undefined) slot.set(st.dev, arr);
+    }
+    if (!(METRICS as readonly string[]).includes(q.metric))
+      throw new AppError('BAD_INPUT', `unknown metric ${q.metric}`);
+    const col = `${q.metric}_avg`;
+    if (slot.size === 0) return { fromTs, stepMs, series };
+    // Few devices: point lookups on the grid; many: one range scan of the window.
+    const rows =
+      slot.size * 8 < this.byDev.size
+        ? [...slot.keys()].flatMap(
+            (dev) =>
+              this.db
+                .prepare(
+                  `WITH RECURSIVE grid(t) AS (SELECT @first UNION ALL SELECT t + ${stepMs} FROM grid WHERE t + ${stepMs} <= @last)
+                   SELECT r.bucket_ts, r.dev, r.${col} FROM grid CROSS JOIN rollup_1m AS r ON r.bucket_ts = grid.t AND r.dev = @dev`,
+                )
+                .raw()
+                .all({ first: fromTs, last, dev }) as [number, number, number | null][],
+          )
+        : (this.db
+            .prepare(`SELECT bucket_ts, dev, ${col} FROM rollup_1m WHERE bucket_ts >= ? AND bucket_ts <= ?`)
+            .raw()
+            .all(fromTs, last) as [number, number, number | null][]);
+    for (const [b, dev, v] of rows) {
+      const arr = slot.get(dev);
+      if (arr !== undefined) arr[(b - fromTs) / stepMs] = v;
+    }
+    return { fromTs, stepMs, series };
+  }
+
+  events(q: { deviceId?: string; limit: number; beforeId?: number }): FleetEvent[] {
+    this.assertOpen();
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(q.deviceId);
+    }
+    if (q.beforeId !== undefined) {
+      where.push('id < ?');
+      params.push(q.beforeId);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
+    const rows = this.db
+      .prepare(
+        `SELECT id, device_id, ts, kind, severity, message FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
+      )
+      .all(...params) as EventDbRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      deviceId: r.device_id,
+      ts: r.ts,
+      kind: r.kind,
+      severity: r.severity,
+      message: r.message,
+    }));
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /**
+   * Deletes raw samples older than rawDays, 1-minute rollups older than minuteDays, hourly rollups older
+   * than hourDays and events older than eventDays. Raw samples go in 1-hour slices, one transaction each,
+   * so ingest (same worker) is never blocked for long.
+   */
+  applyRetention(nowTs: number, policy: RetentionPolicy = this.retention): { deleted: number } {
+    this.assertOpen();
+    this.flush();
+    let deleted = 0;
+    const rawCutoff = nowTs - policy.rawDays * DAY_MS;
+    const oldest = this.db.prepare('SELECT ts FROM samples ORDER BY ts LIMIT 1').pluck();
+    const delRaw = this.db.prepare('DELETE FROM samples WHERE ts < ?');
+    for (;;) {
+      const first = oldest.get() as number | undefined;
+      if (first === undefined || first >= rawCutoff) break;
+      const upTo = Math.min(rawCutoff, first + HOUR_MS);
+      deleted += this.db.transaction(() => delRaw.run(upTo).changes)();
+    }
+    const eventDays = policy.eventDays ?? policy.hourDays;
+    this.db.transaction(() => {
+      deleted += this.db
+        .prepare('DELETE FROM rollup_1m WHERE bucket_ts < ?')
+        .run(nowTs - policy.minuteDays * DAY_MS).changes;
+      deleted += this.db
+        .prepare('DELETE FROM rollup_1h WHERE bucket_ts < ?')
+        .run(nowTs - policy.hourDays * DAY_MS).changes;
+      deleted += this.db.prepare('DELETE FROM events WHERE ts < ?').run(nowTs - eventDays * DAY_MS).changes;
+    })();
+    return { deleted };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.pragma('optimize');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new AppError('INTERNAL', 'fleet log is closed');
+  }
+}

@@ -25,13 +25,13 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
   }
 }
 
-async function startCore(): Promise<Core> {
+async function startCore(mode: 'pull' | 'stream' = 'pull'): Promise<Core> {
   const store = await openFleetLog({ dbPath });
   return createCore({
     store,
     dataDir: dir,
     transport: 'http',
-    collector: { pollIntervalMs: 150, maxBackoffMs: 600, requestTimeoutMs: 1_000, rules: { unreachableAfterMs: 1_500 } },
+    collector: { mode, pollIntervalMs: 150, maxBackoffMs: 600, requestTimeoutMs: 1_000, rules: { unreachableAfterMs: 1_500 } },
   });
 }
 
@@ -116,5 +116,25 @@ describe('real agents → collector → fleet log (worker, file database)', () =
     expect(kinds).toContain('agent.unreachable');
     expect(kinds).toContain('agent.reachable');
     expect(kinds).toContain('status.changed');
+  });
+
+  it('in stream mode takes samples from the push stream as they are taken', async () => {
+    await core!.close();
+    // A slow poll interval: anything fast has to come through the stream.
+    const store = await openFleetLog({ dbPath });
+    core = await createCore({
+      store,
+      dataDir: dir,
+      transport: 'http',
+      collector: { mode: 'stream', pollIntervalMs: 2_000, requestTimeoutMs: 1_000, rules: { unreachableAfterMs: 10_000 } },
+    });
+    const start = (await list(core)).find((r) => r.id === 'loop-b')!.lastSampleTs ?? 0;
+    const seen = new Set<number>();
+    await waitFor('streamed samples', async () => {
+      const ts = (await list(core!)).find((r) => r.id === 'loop-b')!.lastSampleTs ?? 0;
+      if (ts > start) seen.add(ts);
+      // Several distinct latest samples within one poll interval means they were pushed.
+      return seen.size >= 3;
+    }, 1_900);
   });
 });

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { dispatch } from '../../core/dispatcher.js';
 import { createCore } from '../../core/app.js';
@@ -19,6 +19,7 @@ export interface ServeOptions {
   enroll?: string;
   seedDemoDevices?: number;
   pollInterval: number;
+  collect: 'pull' | 'stream';
   token?: string;
 }
 
@@ -43,7 +44,7 @@ export async function serve(opts: ServeOptions): Promise<{ close(): Promise<void
     store,
     dataDir: opts.dataDir,
     transport: 'http',
-    collector: { pollIntervalMs: opts.pollInterval },
+    collector: { pollIntervalMs: opts.pollInterval, mode: opts.collect },
     log: process.env.EDGECTL_DEBUG ? log : undefined,
   });
   const closers: (() => Promise<void>)[] = [];
@@ -97,6 +98,11 @@ export function addServeOptions(cmd: Command): Command {
     .option('--simulate <n>', 'also run N simulated device agents and enroll them', parseIntOption('--simulate', 1, 5000))
     .option('--sim-interval <ms>', 'sampling interval of simulated agents', parseIntOption('--sim-interval', 50, 600_000), 2000)
     .option('--enroll <file>', 'enroll the agents listed in this JSON file (as written by `edgectl simulate --enroll-file`)')
+    .addOption(
+      new Option('--collect <mode>', 'pull: poll agents; stream: hold their push streams open, polls fill gaps')
+        .choices(['pull', 'stream'])
+        .default('stream'),
+    )
     .option('--poll-interval <ms>', 'how often the collector polls each agent', parseIntOption('--poll-interval', 100, 3_600_000), 5000)
     .option('--seed-demo-devices <n>', 'write N recorded-looking demo devices into the fleet log first', parseIntOption('--seed-demo-devices', 1, 100_000));
 }

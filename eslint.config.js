@@ -21,6 +21,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: ['models/onnx/schema.ts', 'models/onnx/onnx-proto.d.cts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'onnx-proto', message: "Import { onnx } from models/onnx/schema.js: it fixes onnx-proto's packed encoding." }] },
+      ],
+    },
+  },
+  {
     files: ['shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [

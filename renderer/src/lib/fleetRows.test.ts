@@ -90,7 +90,11 @@ describe('fleet rows', () => {
   });
 
   it('searches by every term across identity fields', () => {
-    const r = row('cam-17', { name: 'Dock camera', hardwareModel: 'Raspberry Pi 5', modelVersion: 'yolo-2.1' });
+    const r = row('cam-17', {
+      name: 'Dock camera',
+      hardwareModel: 'Raspberry Pi 5',
+      modelVersion: 'yolo-2.1',
+    });
     expect(matchesSearch(r, '')).toBe(true);
     expect(matchesSearch(r, 'DOCK')).toBe(true);
     expect(matchesSearch(r, 'pi 5 yolo')).toBe(true);

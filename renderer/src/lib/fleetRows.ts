@@ -3,7 +3,12 @@ import type { DeviceRow, DeviceStatus } from '../../../shared/fleet.js';
 export const STATUSES: readonly DeviceStatus[] = ['healthy', 'degraded', 'unreachable', 'unknown'];
 
 /** Worst first: the default sort puts devices that need attention at the top. */
-export const STATUS_RANK: Record<DeviceStatus, number> = { unreachable: 3, degraded: 2, unknown: 1, healthy: 0 };
+export const STATUS_RANK: Record<DeviceStatus, number> = {
+  unreachable: 3,
+  degraded: 2,
+  unknown: 1,
+  healthy: 0,
+};
 
 export type StatusCounts = Record<DeviceStatus, number>;
 
@@ -82,6 +87,7 @@ export function matchesSearch(row: DeviceRow, query: string): boolean {
   const q = query.trim().toLowerCase();
   if (q === '') return true;
   const terms = q.split(/\s+/);
-  const hay = `${row.name}\u0000${row.id}\u0000${row.hardwareModel}\u0000${row.accelerator}\u0000${row.modelVersion ?? ''}\u0000${row.os}\u0000${row.arch}\u0000${row.status}`.toLowerCase();
+  const hay =
+    `${row.name}\u0000${row.id}\u0000${row.hardwareModel}\u0000${row.accelerator}\u0000${row.modelVersion ?? ''}\u0000${row.os}\u0000${row.arch}\u0000${row.status}`.toLowerCase();
   return terms.every((t) => hay.includes(t));
 }

@@ -8,6 +8,8 @@ import {
   formatPercent,
   formatRate,
   formatTemp,
+  formatTick,
+  formatTimeTick,
   formatWatts,
   levelAgainst,
   pluralize,
@@ -83,5 +85,24 @@ describe('format', () => {
   it('pluralizes with grouping', () => {
     expect(pluralize(1, 'device')).toBe('1 device');
     expect(pluralize(10000, 'device')).toBe('10,000 devices');
+  });
+});
+
+describe('axis ticks', () => {
+  it('drops needless decimals', () => {
+    expect(formatTick(80)).toBe('80');
+    expect(formatTick(2.5)).toBe('2.5');
+    expect(formatTick(0.125)).toBe('0.13');
+    expect(formatTick(123.4)).toBe('123');
+    expect(formatTick(25_000)).toBe('25k');
+    expect(formatTick(2_500_000)).toBe('2.5M');
+  });
+
+  it('labels time by span', () => {
+    const ts = new Date(2025, 10, 23, 14, 5).getTime();
+    expect(formatTimeTick(ts, 3_600_000)).toBe('14:05');
+    expect(formatTimeTick(ts, 7 * 86_400_000)).toBe('Nov 23 14:05');
+    expect(formatTimeTick(new Date(2025, 10, 23).getTime(), 7 * 86_400_000)).toBe('Nov 23');
+    expect(formatTimeTick(ts, 30 * 86_400_000)).toBe('Nov 23');
   });
 });

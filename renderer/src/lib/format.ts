@@ -94,7 +94,11 @@ export type Level = 'none' | 'ok' | 'warn' | 'crit';
  * Where a reading sits against its limit: over the limit is critical, within `warnAt` of it a
  * warning. Used for temperature, latency and error-rate colouring so they read the same way.
  */
-export function levelAgainst(value: number | null | undefined, limit: number | null | undefined, warnAt = 0.85): Level {
+export function levelAgainst(
+  value: number | null | undefined,
+  limit: number | null | undefined,
+  warnAt = 0.85,
+): Level {
   if (!finite(value)) return 'none';
   if (!finite(limit) || limit <= 0) return 'ok';
   if (value > limit) return 'crit';
@@ -104,4 +108,25 @@ export function levelAgainst(value: number | null | undefined, limit: number | n
 
 export function pluralize(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** Axis tick numbers: at most `maxDigits` decimals, trailing zeros dropped ("80", "2.5"). */
+export function formatTick(v: number, maxDigits = 2): string {
+  if (!Number.isFinite(v)) return '';
+  const abs = Math.abs(v);
+  if (abs >= 1e6) return `${Number((v / 1e6).toFixed(1))}M`;
+  if (abs >= 1e4) return `${Number((v / 1e3).toFixed(1))}k`;
+  return String(Number(v.toFixed(abs >= 100 ? 0 : maxDigits)));
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Time-axis labels for a visible span: clock time for a day or so, dates beyond. 24-hour, local. */
+export function formatTimeTick(ts: number, spanMs: number): string {
+  const d = new Date(ts);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const day = `${MONTHS[d.getMonth()] ?? ''} ${d.getDate()}`;
+  if (spanMs <= 36 * 3_600_000) return hm;
+  if (spanMs <= 8 * 86_400_000) return d.getHours() === 0 && d.getMinutes() === 0 ? day : `${day} ${hm}`;
+  return day;
 }

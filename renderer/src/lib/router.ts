@@ -1,7 +1,8 @@
 import { useSyncExternalStore } from 'react';
 
 /** The app's routes. The hash keeps the renderer a static bundle that works from file:// and http. */
-export type Route = { page: 'fleet' } | { page: 'device'; deviceId: string } | { page: 'not-found'; path: string };
+export type Route =
+  { page: 'fleet' } | { page: 'device'; deviceId: string } | { page: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '').split('?')[0] ?? '';

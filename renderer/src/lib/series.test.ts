@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Series } from '../../../shared/fleet.js';
-import { allNull, constantColumn, countPoints, findColumn, hasBand, isRangeId, metricColumn, rangeMs } from './series.js';
+import {
+  allNull,
+  constantColumn,
+  countPoints,
+  findColumn,
+  hasBand,
+  isRangeId,
+  metricColumn,
+  rangeMs,
+} from './series.js';
 
 const base = { deviceId: 'd', fromTs: 0, toTs: 10, ts: [1, 2, 3] };
 

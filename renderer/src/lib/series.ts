@@ -25,7 +25,7 @@ export type Aggregate = 'avg' | 'min' | 'max' | 'p95';
  * One metric's column. Raw series name columns `<metric>`; rollups `<metric>_<agg>`. A missing
  * column comes back as all-null of the right length, so charts always get aligned arrays.
  */
-export function metricColumn(series: Series, metric: Metric | string, agg: Aggregate = 'avg'): Column {
+export function metricColumn(series: Series, metric: string, agg: Aggregate = 'avg'): Column {
   const cols = series.columns;
   const found =
     series.resolution === 'raw'
@@ -36,7 +36,9 @@ export function metricColumn(series: Series, metric: Metric | string, agg: Aggre
 
 /** Whether the series carries a separate min/max for the metric (rollups do; raw does not). */
 export function hasBand(series: Series, metric: Metric): boolean {
-  return series.resolution !== 'raw' && `${metric}_min` in series.columns && `${metric}_max` in series.columns;
+  return (
+    series.resolution !== 'raw' && `${metric}_min` in series.columns && `${metric}_max` in series.columns
+  );
 }
 
 export function countPoints(col: readonly (number | null)[]): number {

@@ -29,8 +29,11 @@ export interface SparklineStoreOptions {
   schedule?: (fn: () => void, ms: number) => void;
 }
 
+/** A loaded line; null: the server has none for the device; 'error': loading it failed. */
+export type SparkEntry = SparkData | null | 'error';
+
 interface Entry {
-  data: SparkData | null;
+  data: SparkEntry;
   /** Until then the entry is not requested again. */
   freshUntil: number;
 }
@@ -66,8 +69,8 @@ export class SparklineStore {
     };
   }
 
-  /** The cached line, or undefined when none is loaded; null when the server had none for the device. */
-  get(id: string, metric: Metric): SparkData | null | undefined {
+  /** The cached line, or undefined when none is loaded yet. */
+  get(id: string, metric: Metric): SparkEntry | undefined {
     const e = this.entries.get(keyOf(metric, id));
     return e === undefined ? undefined : e.data;
   }
@@ -144,9 +147,12 @@ export class SparklineStore {
       this.inflight.delete(key);
       const values = batch?.series[id];
       const entry: Entry = batch
-        ? { data: values ? { fromTs: batch.fromTs, stepMs: batch.stepMs, values } : null, freshUntil: now + this.opts.ttlMs }
+        ? {
+            data: values ? { fromTs: batch.fromTs, stepMs: batch.stepMs, values } : null,
+            freshUntil: now + this.opts.ttlMs,
+          }
         : // a failure keeps an older line if there is one, and is retried sooner than the TTL
-          { data: this.entries.get(key)?.data ?? null, freshUntil: now + this.opts.retryAfterMs };
+          { data: this.entries.get(key)?.data ?? 'error', freshUntil: now + this.opts.retryAfterMs };
       this.entries.delete(key);
       this.entries.set(key, entry);
     });

@@ -6,18 +6,35 @@ const nodeOnly = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads
 const native = ['better-sqlite3', 'onnxruntime-node', 'serialport', 'electron', 'ws'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'release/**', 'test/fixtures/**', '**/*.cjs', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'release/**',
+      '.tmp/**',
+      'test-results/**',
+      'test/fixtures/recorded/**',
+      '**/*.cjs',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -26,7 +43,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'onnx-proto', message: "Import { onnx } from models/onnx/schema.js: it fixes onnx-proto's packed encoding." }] },
+        {
+          paths: [
+            {
+              name: 'onnx-proto',
+              message: "Import { onnx } from models/onnx/schema.js: it fixes onnx-proto's packed encoding.",
+            },
+          ],
+        },
       ],
     },
   },
@@ -38,7 +62,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: [...nodeOnly, ...native, 'react', 'react-dom'], message: 'shared/ is pure TypeScript.' },
-            { group: ['../main/*', '../models/*', '../devices/*', '../renderer/*'], message: 'shared/ imports nothing of ours.' },
+            {
+              group: ['../main/*', '../models/*', '../devices/*', '../renderer/*'],
+              message: 'shared/ imports nothing of ours.',
+            },
           ],
         },
       ],
@@ -53,8 +80,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: [...nodeOnly, ...native], message: 'The renderer never touches Node or native modules.' },
-            { group: ['**/main/**', '**/models/**', '**/devices/**'], message: 'The renderer imports shared/ only.' },
+            {
+              group: [...nodeOnly, ...native],
+              message: 'The renderer never touches Node or native modules.',
+            },
+            {
+              group: ['**/main/**', '**/models/**', '**/devices/**'],
+              message: 'The renderer imports shared/ only.',
+            },
           ],
         },
       ],
@@ -63,7 +96,14 @@ export default tseslint.config(
   {
     files: ['devices/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/**', '**/renderer/**'], message: 'devices/ never imports the console.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/main/**', '**/renderer/**'], message: 'devices/ never imports the console.' },
+          ],
+        },
+      ],
     },
   },
 );

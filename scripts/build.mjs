@@ -9,7 +9,15 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist');
 mkdirSync(out, { recursive: true });
-const external = ['electron', 'better-sqlite3', 'onnxruntime-node', 'serialport', '@serialport/*', 'bufferutil', 'utf-8-validate'];
+const external = [
+  'electron',
+  'better-sqlite3',
+  'onnxruntime-node',
+  'serialport',
+  '@serialport/*',
+  'bufferutil',
+  'utf-8-validate',
+];
 
 const nodeEntries = [
   ['main/cli/edgectl.ts', 'edgectl.cjs'],
@@ -46,4 +54,6 @@ if (!process.argv.includes('--no-renderer') && existsSync(join(root, 'renderer/i
   const { build: viteBuild } = await import('vite');
   await viteBuild({ configFile: join(root, 'renderer/vite.config.ts'), logLevel: 'warn' });
 }
-console.error(`built ${nodeEntries.length} bundles${existsSync(join(root, 'renderer/index.html')) ? ' + renderer' : ''} in ${Date.now() - t0} ms`);
+console.error(
+  `built ${nodeEntries.length} bundles${existsSync(join(root, 'renderer/index.html')) ? ' + renderer' : ''} in ${Date.now() - t0} ms`,
+);

@@ -51,7 +51,9 @@ describe('contract', () => {
   });
 
   it('validates job progress events', () => {
-    expect(events['job.progress'].safeParse({ jobId: 'j', kind: 'k', fraction: 1.5, message: '' }).success).toBe(false);
+    expect(
+      events['job.progress'].safeParse({ jobId: 'j', kind: 'k', fraction: 1.5, message: '' }).success,
+    ).toBe(false);
   });
 });
 
@@ -71,6 +73,9 @@ describe('telemetry sample schema', () => {
     expect(TelemetrySample.safeParse({ ...sample, ...patch }).success).toBe(false);
   });
   it('accepts null readings (unavailable) with a reason', () => {
-    expect(TelemetrySample.safeParse({ ...sample, tempC: null, unavailable: { tempC: 'no thermal zones' } }).success).toBe(true);
+    expect(
+      TelemetrySample.safeParse({ ...sample, tempC: null, unavailable: { tempC: 'no thermal zones' } })
+        .success,
+    ).toBe(true);
   });
 });

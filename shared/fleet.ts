@@ -73,7 +73,12 @@ export type SeriesQuery = z.infer<typeof SeriesQuery>;
 export const SparklineQuery = z.object({
   deviceIds: z.array(DeviceId).max(1000),
   metric: MetricName,
-  minutes: z.number().int().min(5).max(24 * 60).default(60),
+  minutes: z
+    .number()
+    .int()
+    .min(5)
+    .max(24 * 60)
+    .default(60),
 });
 export type SparklineQuery = z.infer<typeof SparklineQuery>;
 

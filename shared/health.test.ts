@@ -26,7 +26,10 @@ describe('health rules', () => {
   });
   it('respects a custom unreachable window', () => {
     expect(
-      evaluateHealth({ ...base, lastContactTs: base.nowTs - 10_000 }, { unreachableAfterMs: 5_000, minInferencesForErrorRate: 50 }).status,
+      evaluateHealth(
+        { ...base, lastContactTs: base.nowTs - 10_000 },
+        { unreachableAfterMs: 5_000, minInferencesForErrorRate: 50 },
+      ).status,
     ).toBe('unreachable');
   });
   it('is degraded for each limit, naming every reason', () => {
@@ -43,14 +46,18 @@ describe('health rules', () => {
     expect(evaluateHealth({ ...base, tempC: 85 }).status).toBe('healthy');
   });
   it('flags errors with no successful inference', () => {
-    expect(evaluateHealth({ ...base, inferences: 0, errors: 3 }).reasons).toEqual(['3 errors with no successful inference']);
+    expect(evaluateHealth({ ...base, inferences: 0, errors: 3 }).reasons).toEqual([
+      '3 errors with no successful inference',
+    ]);
   });
   it('does not judge an error rate over too few inferences', () => {
     expect(evaluateHealth({ ...base, inferences: 10, errors: 1 }).status).toBe('healthy');
     expect(evaluateHealth({ ...base, inferences: 60, errors: 6 }).status).toBe('degraded');
   });
   it('ignores unavailable readings instead of guessing', () => {
-    expect(evaluateHealth({ ...base, tempC: null, throttled: null, latencyP95Ms: null }).status).toBe('healthy');
+    expect(evaluateHealth({ ...base, tempC: null, throttled: null, latencyP95Ms: null }).status).toBe(
+      'healthy',
+    );
   });
   it('formats durations for people', () => {
     expect(formatDuration(5_000)).toBe('5 s');

@@ -20,7 +20,10 @@ export interface HealthRules {
   minInferencesForErrorRate: number;
 }
 
-export const DEFAULT_HEALTH_RULES: HealthRules = { unreachableAfterMs: 60_000, minInferencesForErrorRate: 50 };
+export const DEFAULT_HEALTH_RULES: HealthRules = {
+  unreachableAfterMs: 60_000,
+  minInferencesForErrorRate: 50,
+};
 
 export interface HealthVerdict {
   status: DeviceStatus;

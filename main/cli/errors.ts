@@ -1,7 +1,9 @@
 import { AppError, exitStatusFor, toWireError } from '../../shared/errors.js';
 
 /** Runs a command body; an error becomes one clear line on stderr and the design's exit status. */
-export function runAction<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function runAction<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

@@ -56,7 +56,13 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const collector =
     opts.collector === false
       ? null
-      : new Collector({ ...opts.collector, store, clock, onDevicesChanged: markDirty, log: opts.log ?? (() => undefined) });
+      : new Collector({
+          ...opts.collector,
+          store,
+          clock,
+          onDevicesChanged: markDirty,
+          log: opts.log ?? (() => undefined),
+        });
 
   const handlers: Handlers = {
     'app.info': async () => ({

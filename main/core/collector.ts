@@ -102,7 +102,8 @@ export class Collector {
   add(agent: EnrolledAgent): void {
     this.remove(agent.id);
     const factory =
-      this.opts.clientFactory ?? ((a: { url: string; token: string; timeoutMs: number }) => new AgentClient(a));
+      this.opts.clientFactory ??
+      ((a: { url: string; token: string; timeoutMs: number }) => new AgentClient(a));
     const state: AgentState = {
       agent: { ...agent },
       client: factory({ url: agent.url, token: agent.token, timeoutMs: this.opts.requestTimeoutMs }),
@@ -267,9 +268,11 @@ export class Collector {
 
   /** Writes buffered samples in one transaction, then applies the health rules to the devices touched. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce()).catch((err: unknown) => {
-      this.opts.log(`flush failed: ${String(err)}`);
-    });
+    this.flushing = this.flushing
+      .then(() => this.flushOnce())
+      .catch((err: unknown) => {
+        this.opts.log(`flush failed: ${String(err)}`);
+      });
     return this.flushing;
   }
 
@@ -281,13 +284,15 @@ export class Collector {
     const now = this.opts.clock();
     if (batch.samples.length) {
       const res = await store.ingest(batch.samples, now);
-      if (res.rejected.length) this.opts.log(`rejected ${res.rejected.length} samples: ${res.rejected[0]?.reason}`);
+      if (res.rejected.length)
+        this.opts.log(`rejected ${res.rejected.length} samples: ${res.rejected[0]?.reason}`);
     }
     const changed: string[] = [];
     for (const [id, ts] of batch.contacts) {
       await store.markContact(id, ts);
       const state = this.agents.get(id);
-      if (state) await store.setCursor({ deviceId: id, bootId: state.agent.bootId, lastSeq: state.agent.lastSeq });
+      if (state)
+        await store.setCursor({ deviceId: id, bootId: state.agent.bootId, lastSeq: state.agent.lastSeq });
       const latest = batch.latest.get(id);
       const dev = await store.getDevice(id);
       if (!dev) continue;
@@ -329,7 +334,10 @@ export class Collector {
         },
         this.opts.rules,
       );
-      if (verdict.status === 'unreachable' && (await this.opts.store.setStatus(row.id, verdict.status, verdict.reasons, now))) {
+      if (
+        verdict.status === 'unreachable' &&
+        (await this.opts.store.setStatus(row.id, verdict.status, verdict.reasons, now))
+      ) {
         changed.push(row.id);
       }
     }

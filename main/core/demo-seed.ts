@@ -2,14 +2,62 @@ import { evaluateHealth } from '../../shared/health.js';
 import type { DeviceIdentity, TelemetrySampleInput } from '../../shared/telemetry.js';
 import type { FleetStore } from '../fleetlog/types.js';
 
-const MODELS: { hardwareModel: string; accelerator: DeviceIdentity['accelerator']; arch: string; tempLimitC: number; latencyBudgetMs: number; baseLatency: number }[] = [
-  { hardwareModel: 'NVIDIA Jetson Orin Nano', accelerator: 'jetson', arch: 'arm64', tempLimitC: 85, latencyBudgetMs: 40, baseLatency: 14 },
-  { hardwareModel: 'NVIDIA Jetson Xavier NX', accelerator: 'jetson', arch: 'arm64', tempLimitC: 80, latencyBudgetMs: 50, baseLatency: 22 },
-  { hardwareModel: 'Google Coral Dev Board', accelerator: 'coral', arch: 'arm64', tempLimitC: 85, latencyBudgetMs: 30, baseLatency: 9 },
-  { hardwareModel: 'Raspberry Pi 5 Model B', accelerator: 'cpu', arch: 'arm64', tempLimitC: 80, latencyBudgetMs: 150, baseLatency: 70 },
-  { hardwareModel: 'Intel NUC 13 Pro', accelerator: 'cpu', arch: 'x64', tempLimitC: 95, latencyBudgetMs: 60, baseLatency: 25 },
+const MODELS: {
+  hardwareModel: string;
+  accelerator: DeviceIdentity['accelerator'];
+  arch: string;
+  tempLimitC: number;
+  latencyBudgetMs: number;
+  baseLatency: number;
+}[] = [
+  {
+    hardwareModel: 'NVIDIA Jetson Orin Nano',
+    accelerator: 'jetson',
+    arch: 'arm64',
+    tempLimitC: 85,
+    latencyBudgetMs: 40,
+    baseLatency: 14,
+  },
+  {
+    hardwareModel: 'NVIDIA Jetson Xavier NX',
+    accelerator: 'jetson',
+    arch: 'arm64',
+    tempLimitC: 80,
+    latencyBudgetMs: 50,
+    baseLatency: 22,
+  },
+  {
+    hardwareModel: 'Google Coral Dev Board',
+    accelerator: 'coral',
+    arch: 'arm64',
+    tempLimitC: 85,
+    latencyBudgetMs: 30,
+    baseLatency: 9,
+  },
+  {
+    hardwareModel: 'Raspberry Pi 5 Model B',
+    accelerator: 'cpu',
+    arch: 'arm64',
+    tempLimitC: 80,
+    latencyBudgetMs: 150,
+    baseLatency: 70,
+  },
+  {
+    hardwareModel: 'Intel NUC 13 Pro',
+    accelerator: 'cpu',
+    arch: 'x64',
+    tempLimitC: 95,
+    latencyBudgetMs: 60,
+    baseLatency: 25,
+  },
 ];
-const VERSIONS = ['detector@1.4.2', 'detector@1.4.2', 'detector@1.4.2', 'detector@1.5.0-rc.1', 'detector@1.3.9'];
+const VERSIONS = [
+  'detector@1.4.2',
+  'detector@1.4.2',
+  'detector@1.4.2',
+  'detector@1.5.0-rc.1',
+  'detector@1.3.9',
+];
 
 /** Seeded RNG so a demo fleet is the same every time. */
 function mulberry32(seed: number): () => number {
@@ -31,7 +79,13 @@ function mulberry32(seed: number): () => number {
  */
 export async function seedDemoFleet(
   store: FleetStore,
-  opts: { devices: number; minutes?: number; seed?: number; nowTs?: number; onProgress?: (done: number, total: number) => void },
+  opts: {
+    devices: number;
+    minutes?: number;
+    seed?: number;
+    nowTs?: number;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<void> {
   const rand = mulberry32(opts.seed ?? 1);
   const now = opts.nowTs ?? Date.now();

@@ -13,7 +13,10 @@ const handlers = {
 
 describe('dispatch', () => {
   it('runs the handler with parsed input', async () => {
-    expect(await dispatch(handlers, 'jobs.cancel', { jobId: 'a' }, { transport: 'http' })).toEqual({ ok: true, value: { cancelled: true } });
+    expect(await dispatch(handlers, 'jobs.cancel', { jobId: 'a' }, { transport: 'http' })).toEqual({
+      ok: true,
+      value: { cancelled: true },
+    });
   });
   it('refuses unknown call names, including prototype keys', async () => {
     for (const name of ['nope', '__proto__', 'constructor', 42]) {
@@ -35,12 +38,24 @@ describe('dispatch', () => {
   });
   it('turns unexpected errors into INTERNAL and reports them', async () => {
     const seen: string[] = [];
-    const r = await dispatch(handlers, 'jobs.cancel', { jobId: 'boom' }, { transport: 'http' }, { onError: (n) => seen.push(n) });
+    const r = await dispatch(
+      handlers,
+      'jobs.cancel',
+      { jobId: 'boom' },
+      { transport: 'http' },
+      { onError: (n) => seen.push(n) },
+    );
     expect(r).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
     expect(seen).toEqual(['jobs.cancel']);
   });
   it('catches a handler whose output drifts from the contract when output validation is on', async () => {
-    const r = await dispatch(handlers, 'jobs.cancel', { jobId: 'drift' }, { transport: 'http' }, { validateOutput: true });
+    const r = await dispatch(
+      handlers,
+      'jobs.cancel',
+      { jobId: 'drift' },
+      { transport: 'http' },
+      { validateOutput: true },
+    );
     expect(r.ok).toBe(false);
   });
 });

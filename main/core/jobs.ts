@@ -12,7 +12,10 @@ export class JobRegistry {
   private readonly running = new Map<string, AbortController>();
   constructor(private readonly bus: EventBus) {}
 
-  start<T>(kind: string, work: (signal: AbortSignal, progress: Progress) => Promise<T>): { jobId: string; done: Promise<T> } {
+  start<T>(
+    kind: string,
+    work: (signal: AbortSignal, progress: Progress) => Promise<T>,
+  ): { jobId: string; done: Promise<T> } {
     const jobId = randomUUID();
     const ac = new AbortController();
     this.running.set(jobId, ac);

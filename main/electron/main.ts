@@ -6,14 +6,28 @@ import { createCore, type Core } from '../core/app.js';
 import { dispatch } from '../core/dispatcher.js';
 import { distDir, fleetDbPath } from '../core/paths.js';
 import { openFleetLog } from '../fleetlog/client.js';
-import { APP_ORIGIN, APP_SCHEME, createSecureWindow, isTrustedSender, lockDownContents, RENDERER_CSP } from './security.js';
+import {
+  APP_ORIGIN,
+  APP_SCHEME,
+  createSecureWindow,
+  isTrustedSender,
+  lockDownContents,
+  RENDERER_CSP,
+} from './security.js';
 
 protocol.registerSchemesAsPrivileged([
   { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
 ]);
 app.enableSandbox();
 
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2' };
+const MIME: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
 
 function dataDirFromArgs(): string {
   const arg = process.argv.find((a) => a.startsWith('--data-dir='));
@@ -26,11 +40,15 @@ function serveRenderer(): void {
     const url = new URL(req.url);
     const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
     const file = normalize(join(root, rel));
-    if (url.host !== 'console' || !file.startsWith(root + sep)) return new Response('Forbidden', { status: 403 });
+    if (url.host !== 'console' || !file.startsWith(root + sep))
+      return new Response('Forbidden', { status: 403 });
     try {
       const body = await readFile(file);
       return new Response(body, {
-        headers: { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'content-security-policy': RENDERER_CSP },
+        headers: {
+          'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+          'content-security-policy': RENDERER_CSP,
+        },
       });
     } catch {
       return new Response('Not found', { status: 404 });

@@ -17,22 +17,35 @@ let srv: RunningHttpServer;
 const bus = new EventBus();
 
 function raw(opts: { method?: string; path: string; headers?: Record<string, string>; body?: string }) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: srv.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: srv.port,
+          method: opts.method ?? 'GET',
+          path: opts.path,
+          headers: opts.headers,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(opts.body);
+    },
+  );
 }
 
 const call = (headers: Record<string, string>, body = '{"jobId":"j1"}') =>
-  raw({ method: 'POST', path: '/api/call/jobs.cancel', headers: { 'content-type': 'application/json', ...headers }, body });
+  raw({
+    method: 'POST',
+    path: '/api/call/jobs.cancel',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-static-'));
@@ -94,8 +107,13 @@ describe('loopback HTTP transport', () => {
   it('answers malformed JSON and wrong methods clearly', async () => {
     const bad = await call({ authorization: `Bearer ${srv.token}` }, '{not json');
     expect(bad.status).toBe(400);
-    expect((JSON.parse(bad.body) as { error: { message: string } }).error.message).toContain('not valid JSON');
-    const get = await raw({ path: '/api/call/jobs.cancel', headers: { authorization: `Bearer ${srv.token}` } });
+    expect((JSON.parse(bad.body) as { error: { message: string } }).error.message).toContain(
+      'not valid JSON',
+    );
+    const get = await raw({
+      path: '/api/call/jobs.cancel',
+      headers: { authorization: `Bearer ${srv.token}` },
+    });
     expect(get.status).toBe(405);
     const unknown = await raw({
       method: 'POST',
@@ -107,7 +125,10 @@ describe('loopback HTTP transport', () => {
   });
 
   it('refuses oversized bodies', async () => {
-    const r = await call({ authorization: `Bearer ${srv.token}` }, JSON.stringify({ jobId: 'x'.repeat(2 << 20) }));
+    const r = await call(
+      { authorization: `Bearer ${srv.token}` },
+      JSON.stringify({ jobId: 'x'.repeat(2 << 20) }),
+    );
     expect(r.status).toBe(413);
   });
 
@@ -130,7 +151,9 @@ describe('loopback HTTP transport', () => {
     expect(refused).toBe('401');
 
     const foreign = await new Promise<string>((resolve) => {
-      const ws = new WebSocket(wsUrl, [WS_PROTOCOL, WS_TOKEN_PREFIX + srv.token], { origin: 'https://evil.example' });
+      const ws = new WebSocket(wsUrl, [WS_PROTOCOL, WS_TOKEN_PREFIX + srv.token], {
+        origin: 'https://evil.example',
+      });
       ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
       ws.on('open', () => resolve('open'));
       ws.on('error', () => undefined);
@@ -142,9 +165,14 @@ describe('loopback HTTP transport', () => {
       ws.on('open', () => resolve());
       ws.on('error', reject);
     });
-    const got = new Promise<unknown>((resolve) => ws.on('message', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+    const got = new Promise<unknown>((resolve) =>
+      ws.on('message', (d: Buffer) => resolve(JSON.parse(d.toString()))),
+    );
     bus.emit('job.progress', { jobId: 'j', kind: 'demo', fraction: 0.5, message: 'half way' });
-    expect(await got).toEqual({ event: 'job.progress', payload: { jobId: 'j', kind: 'demo', fraction: 0.5, message: 'half way' } });
+    expect(await got).toEqual({
+      event: 'job.progress',
+      payload: { jobId: 'j', kind: 'demo', fraction: 0.5, message: 'half way' },
+    });
     ws.close();
   });
 });

@@ -6,7 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallResult } from '../../shared/contract.js';
-import { API_CALL_PATH, API_PREFIX, API_WS_PATH, WS_PROTOCOL, WS_TOKEN_PREFIX } from '../../shared/transport.js';
+import {
+  API_CALL_PATH,
+  API_PREFIX,
+  API_WS_PATH,
+  WS_PROTOCOL,
+  WS_TOKEN_PREFIX,
+} from '../../shared/transport.js';
 import { dispatch, httpStatusFor, type DispatchOptions, type Handlers } from '../core/dispatcher.js';
 import type { EventBus } from '../core/events.js';
 
@@ -116,7 +122,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     if (!tokenMatches(tokenBuf, given)) {
-      fail(res, 401, 'UNAUTHORIZED', 'Missing or wrong access token. Open the URL that `edgectl serve` printed.');
+      fail(
+        res,
+        401,
+        'UNAUTHORIZED',
+        'Missing or wrong access token. Open the URL that `edgectl serve` printed.',
+      );
       return;
     }
     if (!pathname.startsWith(API_CALL_PATH)) {
@@ -158,7 +169,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
     });
-    const result: CallResult = await dispatch(opts.handlers, name, input, { transport: 'http', signal: ac.signal }, opts.dispatch);
+    const result: CallResult = await dispatch(
+      opts.handlers,
+      name,
+      input,
+      { transport: 'http', signal: ac.signal },
+      opts.dispatch,
+    );
     sendJson(res, httpStatusFor(result), result);
   };
 
@@ -184,9 +201,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (req.method === 'HEAD') res.end();
       else createReadStream(file).pipe(res);
     } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(
-        rel === 'index.html' ? 'The console UI is not built. Run `npm run build`.' : 'Not found',
-      );
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(rel === 'index.html' ? 'The console UI is not built. Run `npm run build`.' : 'Not found');
     }
   };
 
@@ -201,7 +218,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return;
     }
     const pathname = new URL(req.url ?? '/', 'http://x').pathname;
-    const work = pathname.startsWith(API_PREFIX) ? handleApi(req, res, pathname) : handleStatic(req, res, pathname);
+    const work = pathname.startsWith(API_PREFIX)
+      ? handleApi(req, res, pathname)
+      : handleStatic(req, res, pathname);
     work.catch(() => {
       if (!res.headersSent) fail(res, 500, 'INTERNAL', 'Internal error.');
       else res.destroy();
@@ -234,7 +253,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (!hostOk(req) || !originOk(req)) return reject('403 Forbidden');
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const tokenProto = protocols.find((p) => p.startsWith(WS_TOKEN_PREFIX));
-    if (!protocols.includes(WS_PROTOCOL) || !tokenMatches(tokenBuf, tokenProto?.slice(WS_TOKEN_PREFIX.length))) {
+    if (
+      !protocols.includes(WS_PROTOCOL) ||
+      !tokenMatches(tokenBuf, tokenProto?.slice(WS_TOKEN_PREFIX.length))
+    ) {
       return reject('401 Unauthorized');
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

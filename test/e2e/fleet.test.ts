@@ -131,7 +131,9 @@ describe.skipIf(skipReason !== null)('Fleet and Device pages in Chromium', () =>
         const state = await page.evaluate(
           `JSON.stringify({ points: [...document.querySelectorAll('.chart')].map((c) => c.dataset.points), notes: [...document.querySelectorAll('.chart-empty, .error-notice')].map((e) => e.textContent), connection: document.querySelector('.conn')?.textContent })`,
         );
-        throw new Error(`charts did not fill: ${state}\n${srv.output().slice(-2000)}`, { cause: err });
+        throw new Error(`charts did not fill: ${String(state)}\n${srv.output().slice(-2000)}`, {
+          cause: err,
+        });
       });
     expect(await page.locator('.uplot canvas').count()).toBeGreaterThanOrEqual(3);
     const tempPoints = Number(

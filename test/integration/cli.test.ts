@@ -11,7 +11,11 @@ const cli = join(root, 'dist', 'edgectl.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
 
 function edgectl(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, EDGE_CONSOLE_DATA_DIR: dir } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, EDGE_CONSOLE_DATA_DIR: dir },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,7 +28,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('edgectl', () => {
   it('has --help for every command', () => {
-    for (const cmd of [[], ['serve'], ['start'], ['agent'], ['simulate'], ['fleet'], ['fleet', 'list'], ['fleet', 'show'], ['fleet', 'export']]) {
+    for (const cmd of [
+      [],
+      ['serve'],
+      ['start'],
+      ['agent'],
+      ['simulate'],
+      ['fleet'],
+      ['fleet', 'list'],
+      ['fleet', 'show'],
+      ['fleet', 'export'],
+    ]) {
       const r = edgectl(...cmd, '--help');
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: edgectl/);
@@ -82,7 +96,9 @@ describe('edgectl', () => {
   });
 
   it('start says plainly that Electron is missing and serves the browser UI instead', async () => {
-    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--data-dir', dir], { env: { ...process.env } });
+    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--data-dir', dir], {
+      env: { ...process.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -103,7 +119,11 @@ describe('edgectl', () => {
       const page = await fetch(base + '/');
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="root">');
-      const denied = await fetch(base + '/api/call/fleet.list', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const denied = await fetch(base + '/api/call/fleet.list', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(denied.status).toBe(401);
       const ok = await fetch(base + '/api/call/fleet.list', {
         method: 'POST',

@@ -15,7 +15,11 @@ const TOKEN_B = 'b'.repeat(40);
 const agents: RunningAgent[] = [];
 let core: Core | null = null;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -31,7 +35,13 @@ async function startCore(mode: 'pull' | 'stream' = 'pull'): Promise<Core> {
     store,
     dataDir: dir,
     transport: 'http',
-    collector: { mode, pollIntervalMs: 150, maxBackoffMs: 600, requestTimeoutMs: 1_000, rules: { unreachableAfterMs: 1_500 } },
+    collector: {
+      mode,
+      pollIntervalMs: 150,
+      maxBackoffMs: 600,
+      requestTimeoutMs: 1_000,
+      rules: { unreachableAfterMs: 1_500 },
+    },
   });
 }
 
@@ -52,13 +62,18 @@ describe('real agents → collector → fleet log (worker, file database)', () =
     agents.push(await startAgent({ token: TOKEN_A, deviceId: 'loop-a', intervalMs: 100 }));
     agents.push(await startAgent({ token: TOKEN_B, deviceId: 'loop-b', intervalMs: 100 }));
     core = await startCore();
-    for (const [a, token] of [[agents[0]!, TOKEN_A], [agents[1]!, TOKEN_B]] as const) {
+    for (const [a, token] of [
+      [agents[0]!, TOKEN_A],
+      [agents[1]!, TOKEN_B],
+    ] as const) {
       const r = await dispatch(core.handlers, 'fleet.enroll', { url: a.url, token }, { transport: 'cli' });
       expect(r.ok, JSON.stringify(r)).toBe(true);
     }
     const rows = await waitFor('both devices to report', async () => {
       const rs = await list(core!);
-      return rs.length === 2 && rs.every((r) => r.lastSampleTs !== null && r.status !== 'unknown') ? rs : null;
+      return rs.length === 2 && rs.every((r) => r.lastSampleTs !== null && r.status !== 'unknown')
+        ? rs
+        : null;
     });
     expect(rows.map((r) => r.id).sort()).toEqual(['loop-a', 'loop-b']);
     // This machine's real sensors: CPU and memory exist on any Linux box.
@@ -67,7 +82,12 @@ describe('real agents → collector → fleet log (worker, file database)', () =
   });
 
   it('refuses to enroll with a wrong agent token, saying so', async () => {
-    const r = await dispatch(core!.handlers, 'fleet.enroll', { url: agents[0]!.url, token: 'x'.repeat(40) }, { transport: 'cli' });
+    const r = await dispatch(
+      core!.handlers,
+      'fleet.enroll',
+      { url: agents[0]!.url, token: 'x'.repeat(40) },
+      { transport: 'cli' },
+    );
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.code).toBe('UNAUTHORIZED');
   });
@@ -96,22 +116,36 @@ describe('real agents → collector → fleet log (worker, file database)', () =
     expect((r.value as { ts: number[] }).ts.length).toBeGreaterThanOrEqual(before.ts.length);
     // And the restarted collector picks the agents up again without re-enrolment.
     const last = rows.find((x) => x.id === 'loop-a')!.lastSampleTs!;
-    await waitFor('new samples after restart', async () => (await list(core!)).find((x) => x.id === 'loop-a')!.lastSampleTs! > last);
+    await waitFor(
+      'new samples after restart',
+      async () => (await list(core!)).find((x) => x.id === 'loop-a')!.lastSampleTs! > last,
+    );
   });
 
   it('marks an agent that goes away unreachable, backs off, and recovers when it returns', async () => {
     const a = agents[0]!;
     const port = a.port;
     await a.close();
-    const down = await waitFor('loop-a unreachable', async () => (await list(core!)).find((r) => r.id === 'loop-a' && r.status === 'unreachable'));
+    const down = await waitFor('loop-a unreachable', async () =>
+      (await list(core!)).find((r) => r.id === 'loop-a' && r.status === 'unreachable'),
+    );
     expect(down.statusReasons[0]).toMatch(/no contact/);
     // The other device keeps reporting while loop-a is down.
     const b = (await list(core!)).find((r) => r.id === 'loop-b')!;
     expect(b.status).not.toBe('unreachable');
 
     agents[0] = await startAgent({ token: TOKEN_A, deviceId: 'loop-a', intervalMs: 100, port });
-    await waitFor('loop-a back', async () => (await list(core!)).find((r) => r.id === 'loop-a' && r.status !== 'unreachable'), 15_000);
-    const ev = await dispatch(core!.handlers, 'fleet.events', { deviceId: 'loop-a', limit: 50 }, { transport: 'cli' });
+    await waitFor(
+      'loop-a back',
+      async () => (await list(core!)).find((r) => r.id === 'loop-a' && r.status !== 'unreachable'),
+      15_000,
+    );
+    const ev = await dispatch(
+      core!.handlers,
+      'fleet.events',
+      { deviceId: 'loop-a', limit: 50 },
+      { transport: 'cli' },
+    );
     const kinds = ev.ok ? (ev.value as { events: { kind: string }[] }).events.map((e) => e.kind) : [];
     expect(kinds).toContain('agent.unreachable');
     expect(kinds).toContain('agent.reachable');
@@ -126,15 +160,24 @@ describe('real agents → collector → fleet log (worker, file database)', () =
       store,
       dataDir: dir,
       transport: 'http',
-      collector: { mode: 'stream', pollIntervalMs: 2_000, requestTimeoutMs: 1_000, rules: { unreachableAfterMs: 10_000 } },
+      collector: {
+        mode: 'stream',
+        pollIntervalMs: 2_000,
+        requestTimeoutMs: 1_000,
+        rules: { unreachableAfterMs: 10_000 },
+      },
     });
     const start = (await list(core)).find((r) => r.id === 'loop-b')!.lastSampleTs ?? 0;
     const seen = new Set<number>();
-    await waitFor('streamed samples', async () => {
-      const ts = (await list(core!)).find((r) => r.id === 'loop-b')!.lastSampleTs ?? 0;
-      if (ts > start) seen.add(ts);
-      // Several distinct latest samples within one poll interval means they were pushed.
-      return seen.size >= 3;
-    }, 1_900);
+    await waitFor(
+      'streamed samples',
+      async () => {
+        const ts = (await list(core!)).find((r) => r.id === 'loop-b')!.lastSampleTs ?? 0;
+        if (ts > start) seen.add(ts);
+        // Several distinct latest samples within one poll interval means they were pushed.
+        return seen.size >= 3;
+      },
+      1_900,
+    );
   });
 });

@@ -16,7 +16,17 @@ describe('built bundles', () => {
     expect(js.length).toBeGreaterThan(0);
     for (const f of js) {
       const text = readFileSync(f, 'utf8');
-      for (const banned of ['better-sqlite3', 'better_sqlite3.node', 'onnxruntime-node', 'onnxruntime_binding', '@serialport', 'require("fs")', 'require("child_process")', '"node:fs"', '"node:child_process"']) {
+      for (const banned of [
+        'better-sqlite3',
+        'better_sqlite3.node',
+        'onnxruntime-node',
+        'onnxruntime_binding',
+        '@serialport',
+        'require("fs")',
+        'require("child_process")',
+        '"node:fs"',
+        '"node:child_process"',
+      ]) {
         expect(text.includes(banned), `${banned} in ${f}`).toBe(false);
       }
       expect(/\beval\(|new Function\(/.test(text), `eval in ${f}`).toBe(false);

@@ -40,7 +40,10 @@ describe('Electron security', () => {
   it('the preload exposes only the contract bridge: invoke + on, scoped to contract names', async () => {
     await import('../../main/preload/preload.js');
     expect(Object.keys(exposed)).toEqual(['edgeConsole']);
-    const bridge = exposed.edgeConsole as { invoke: (n: string, i: unknown) => Promise<unknown>; on: (e: string, f: () => void) => () => void };
+    const bridge = exposed.edgeConsole as {
+      invoke: (n: string, i: unknown) => Promise<unknown>;
+      on: (e: string, f: () => void) => () => void;
+    };
     expect(Object.keys(bridge).sort()).toEqual(['invoke', 'on']);
     await bridge.invoke('fleet.list', {});
     expect(invoked).toEqual([['edge:invoke', 'fleet.list', {}]]);
@@ -51,7 +54,9 @@ describe('Electron security', () => {
 
   it('windows are isolated, sandboxed and without Node; navigation and popups are denied', async () => {
     const { createSecureWindow, isTrustedSender } = await import('../../main/electron/security.js');
-    const win = createSecureWindow('/x/preload.cjs') as unknown as { webContents: { handlers: Record<string, (...a: unknown[]) => unknown> } };
+    const win = createSecureWindow('/x/preload.cjs') as unknown as {
+      webContents: { handlers: Record<string, (...a: unknown[]) => unknown> };
+    };
     expect(windows[0]?.webPreferences).toMatchObject({
       contextIsolation: true,
       sandbox: true,
@@ -61,7 +66,10 @@ describe('Electron security', () => {
     });
     expect(win.webContents.handlers.open?.({ url: 'https://evil.example' })).toEqual({ action: 'deny' });
     let prevented = false;
-    win.webContents.handlers['will-navigate']?.({ preventDefault: () => (prevented = true) }, 'https://evil.example/');
+    win.webContents.handlers['will-navigate']?.(
+      { preventDefault: () => (prevented = true) },
+      'https://evil.example/',
+    );
     expect(prevented).toBe(true);
     expect(isTrustedSender('app://console/index.html', true)).toBe(true);
     expect(isTrustedSender('app://console/index.html', false)).toBe(false);
@@ -76,7 +84,11 @@ describe('Electron security', () => {
       issues: { id: string; severity: { name: string }; file: string; location: { line: number } }[];
       errors: unknown[];
     }>;
-    const result = await run({ input: join(import.meta.dirname, '..', '..', 'main'), electronVersionOverride: '38.0.0', isRelative: true });
+    const result = await run({
+      input: join(import.meta.dirname, '..', '..', 'main'),
+      electronVersionOverride: '38.0.0',
+      isRelative: true,
+    });
     const high = result.issues.filter((i) => ['HIGH', 'CRITICAL'].includes(i.severity.name));
     expect(high.map((i) => `${i.id} ${i.file}:${i.location.line}`)).toEqual([]);
     // The scanner must actually have parsed our Electron files, or a clean result means nothing.

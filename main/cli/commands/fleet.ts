@@ -43,10 +43,33 @@ export function formatTable(rows: DeviceRow[], now = Date.now()): string {
     ago(r.lastContactTs, now),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  return [header, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return [header, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
-const CSV_COLUMNS = ['id', 'name', 'status', 'statusReasons', 'hardwareModel', 'accelerator', 'arch', 'os', 'url', 'lastContactTs', 'lastSampleTs', ...METRICS, 'throttled', 'errorRate', 'modelVersion'] as const;
+const CSV_COLUMNS = [
+  'id',
+  'name',
+  'status',
+  'statusReasons',
+  'hardwareModel',
+  'accelerator',
+  'arch',
+  'os',
+  'url',
+  'lastContactTs',
+  'lastSampleTs',
+  ...METRICS,
+  'throttled',
+  'errorRate',
+  'modelVersion',
+] as const;
 
 export function csvEscape(v: string | number | boolean | string[] | null | undefined): string {
   if (v === null || v === undefined) return '';
@@ -77,12 +100,20 @@ export function registerFleetCommands(program: Command): void {
       runAction(async (o: { dataDir: string; status?: string; search?: string; json?: boolean }) => {
         const status = o.status === undefined ? undefined : DeviceStatus.safeParse(o.status);
         if (status && !status.success) {
-          throw new AppError('BAD_INPUT', `Unknown status "${o.status}". Use one of: ${DeviceStatus.options.join(', ')}.`);
+          throw new AppError(
+            'BAD_INPUT',
+            `Unknown status "${o.status}". Use one of: ${DeviceStatus.options.join(', ')}.`,
+          );
         }
         const rows = await withStore(o.dataDir, (s) =>
-          s.listDevices({ ...(o.search ? { search: o.search } : {}), ...(status?.data ? { status: [status.data] } : {}) }),
+          s.listDevices({
+            ...(o.search ? { search: o.search } : {}),
+            ...(status?.data ? { status: [status.data] } : {}),
+          }),
         );
-        process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatTable(rows)}\n${rows.length} devices\n`);
+        process.stdout.write(
+          o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatTable(rows)}\n${rows.length} devices\n`,
+        );
       }),
     );
 
@@ -95,10 +126,15 @@ export function registerFleetCommands(program: Command): void {
       runAction(async (id: string, o: { dataDir: string; json?: boolean }) => {
         await withStore(o.dataDir, async (s) => {
           const found = await s.getDevice(id);
-          if (!found) throw new AppError('NOT_FOUND', `No device "${id}" in the fleet log.`, { hint: 'See `edgectl fleet list`.' });
+          if (!found)
+            throw new AppError('NOT_FOUND', `No device "${id}" in the fleet log.`, {
+              hint: 'See `edgectl fleet list`.',
+            });
           const events = await s.events({ deviceId: id, limit: 20 });
           if (o.json) {
-            process.stdout.write(`${JSON.stringify({ device: found.row, identity: found.identity, events }, null, 2)}\n`);
+            process.stdout.write(
+              `${JSON.stringify({ device: found.row, identity: found.identity, events }, null, 2)}\n`,
+            );
             return;
           }
           const r = found.row;

@@ -70,7 +70,10 @@ export async function serve(opts: ServeOptions): Promise<{ close(): Promise<void
     try {
       entries = EnrollFile.parse(JSON.parse(readFileSync(opts.enroll, 'utf8')));
     } catch (err) {
-      throw new AppError('BAD_INPUT', `Enrollment file ${opts.enroll} is not a JSON array of {url, token}: ${String(err)}`);
+      throw new AppError(
+        'BAD_INPUT',
+        `Enrollment file ${opts.enroll} is not a JSON array of {url, token}: ${String(err)}`,
+      );
     }
     await enroll(entries);
   }
@@ -95,22 +98,48 @@ export function addServeOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'where the fleet log and keys live', defaultDataDir())
     .option('--port <port>', 'loopback port (0 = random)', parseIntOption('--port', 0, 65535), 0)
-    .option('--simulate <n>', 'also run N simulated device agents and enroll them', parseIntOption('--simulate', 1, 5000))
-    .option('--sim-interval <ms>', 'sampling interval of simulated agents', parseIntOption('--sim-interval', 50, 600_000), 2000)
-    .option('--enroll <file>', 'enroll the agents listed in this JSON file (as written by `edgectl simulate --enroll-file`)')
+    .option(
+      '--simulate <n>',
+      'also run N simulated device agents and enroll them',
+      parseIntOption('--simulate', 1, 5000),
+    )
+    .option(
+      '--sim-interval <ms>',
+      'sampling interval of simulated agents',
+      parseIntOption('--sim-interval', 50, 600_000),
+      2000,
+    )
+    .option(
+      '--enroll <file>',
+      'enroll the agents listed in this JSON file (as written by `edgectl simulate --enroll-file`)',
+    )
     .addOption(
-      new Option('--collect <mode>', 'pull: poll agents; stream: hold their push streams open, polls fill gaps')
+      new Option(
+        '--collect <mode>',
+        'pull: poll agents; stream: hold their push streams open, polls fill gaps',
+      )
         .choices(['pull', 'stream'])
         .default('stream'),
     )
-    .option('--poll-interval <ms>', 'how often the collector polls each agent', parseIntOption('--poll-interval', 100, 3_600_000), 5000)
-    .option('--seed-demo-devices <n>', 'write N recorded-looking demo devices into the fleet log first', parseIntOption('--seed-demo-devices', 1, 100_000));
+    .option(
+      '--poll-interval <ms>',
+      'how often the collector polls each agent',
+      parseIntOption('--poll-interval', 100, 3_600_000),
+      5000,
+    )
+    .option(
+      '--seed-demo-devices <n>',
+      'write N recorded-looking demo devices into the fleet log first',
+      parseIntOption('--seed-demo-devices', 1, 100_000),
+    );
 }
 
 export async function serveUntilSignal(opts: ServeOptions): Promise<void> {
   const running = await serve(opts);
   process.stdout.write(`Edge Console: ${running.openUrl}\n`);
-  process.stderr.write('Open that URL in a browser (the token in it is valid until this process stops). Ctrl-C to stop.\n');
+  process.stderr.write(
+    'Open that URL in a browser (the token in it is valid until this process stops). Ctrl-C to stop.\n',
+  );
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.stderr.write('Stopping ...\n');

@@ -34,13 +34,19 @@ export function registerStartCommand(program: Command): void {
     runAction(async (o: ServeOptions & { browser?: boolean }) => {
       const electron = o.browser ? { missing: '--browser was given' } : findElectron();
       if ('path' in electron) {
-        const child = spawn(electron.path, [join(distDir(), 'electron-main.cjs'), `--data-dir=${o.dataDir}`], {
-          stdio: 'inherit',
-        });
-        await new Promise<void>((resolve) => child.on('exit', (code) => {
-          process.exitCode = code ?? 0;
-          resolve();
-        }));
+        const child = spawn(
+          electron.path,
+          [join(distDir(), 'electron-main.cjs'), `--data-dir=${o.dataDir}`],
+          {
+            stdio: 'inherit',
+          },
+        );
+        await new Promise<void>((resolve) =>
+          child.on('exit', (code) => {
+            process.exitCode = code ?? 0;
+            resolve();
+          }),
+        );
         return;
       }
       process.stderr.write(

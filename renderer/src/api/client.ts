@@ -20,7 +20,11 @@ import {
 /** What the rest of the renderer sees. Pages never know which transport is underneath. */
 export interface ApiClient {
   readonly transport: 'electron' | 'http';
-  call<K extends CallName>(name: K, input: CallInput<K>, opts?: { signal?: AbortSignal }): Promise<CallOutput<K>>;
+  call<K extends CallName>(
+    name: K,
+    input: CallInput<K>,
+    opts?: { signal?: AbortSignal },
+  ): Promise<CallOutput<K>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   /** 'open' | 'connecting' | 'closed': for the connection indicator. */
   onConnection(listener: (state: ConnectionState) => void): () => void;
@@ -45,7 +49,9 @@ class Emitter {
     return () => set.delete(fn);
   }
   emit(event: string, raw: unknown): void {
-    const schema = (eventSchemas as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>)[event];
+    const schema = (
+      eventSchemas as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>
+    )[event];
     if (!schema) return;
     const parsed = schema.safeParse(raw);
     if (!parsed.success) return;
@@ -75,7 +81,11 @@ export function createElectronClient(bridge: PreloadBridge): ApiClient {
   };
 }
 
-export function createHttpClient(opts: { baseUrl: string; token: string; WebSocketImpl?: typeof WebSocket }): ApiClient {
+export function createHttpClient(opts: {
+  baseUrl: string;
+  token: string;
+  WebSocketImpl?: typeof WebSocket;
+}): ApiClient {
   const emitter = new Emitter();
   const connListeners = new Set<(s: ConnectionState) => void>();
   let state: ConnectionState = 'closed';
@@ -165,7 +175,11 @@ export function createDefaultClient(win: Window = window): ApiClient {
     win.sessionStorage.setItem(TOKEN_KEY, fromHash);
     hash.delete('token');
     const rest = hash.toString();
-    win.history.replaceState(null, '', win.location.pathname + win.location.search + (rest ? `#${rest}` : ''));
+    win.history.replaceState(
+      null,
+      '',
+      win.location.pathname + win.location.search + (rest ? `#${rest}` : ''),
+    );
   }
   const token = win.sessionStorage.getItem(TOKEN_KEY) ?? '';
   return createHttpClient({ baseUrl: win.location.origin, token });

@@ -1,4 +1,12 @@
-import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import type { EventName, EventPayload } from '../../../shared/contract.js';
 import type { ApiClient, ConnectionState } from './client.js';
 
@@ -16,11 +24,16 @@ export function useApi(): ApiClient {
 }
 
 /** Subscribes for the component's lifetime; the listener may change without resubscribing. */
-export function useApiEvent<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): void {
+export function useApiEvent<E extends EventName>(
+  event: E,
+  listener: (payload: EventPayload<E>) => void,
+): void {
   const api = useApi();
-  const [ref] = useState(() => ({ current: listener }));
-  ref.current = listener;
-  useEffect(() => api.on(event, (p) => ref.current(p)), [api, event, ref]);
+  const ref = useRef(listener);
+  useLayoutEffect(() => {
+    ref.current = listener;
+  });
+  useEffect(() => api.on(event, (p) => ref.current(p)), [api, event]);
 }
 
 export function useConnectionState(): ConnectionState {

@@ -45,6 +45,7 @@ export function applyPragmas(db: Db, opts: OpenDbOptions = {}): void {
   db.pragma(`synchronous = ${opts.durability === 'power' ? 'FULL' : 'NORMAL'}`);
   db.pragma(`cache_size = -${(opts.cacheMiB ?? 64) * 1024}`);
   db.pragma('temp_store = MEMORY');
+  db.pragma('wal_autocheckpoint = 8192');
   db.pragma('foreign_keys = OFF');
   // Another connection (a CLI reading the file) may hold a read lock briefly.
   db.pragma('busy_timeout = 5000');

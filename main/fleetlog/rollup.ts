@@ -2,6 +2,12 @@ import { METRICS } from '../../shared/telemetry.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+/** samples.bucket = floor(ts / RAW_BUCKET_MS) (migration 0003). */
+export const RAW_BUCKET_MS = 60_000;
+/** rollup_1m.chunk = floor(bucket_ts / M1_CHUNK_MS), rollup_1h.chunk = floor(bucket_ts / H1_CHUNK_MS) (migration 0003). */
+export const M1_CHUNK_MS = HOUR_MS;
+export const H1_CHUNK_MS = 30 * DAY_MS;
 
 /** The numbers a rollup row is made of, for one metric. */
 export interface MetricStats {
@@ -147,6 +153,34 @@ export class BucketAcc {
     return { min: v.min, avg: v.sum / v.len, max: v.max, p95: p95Of(v.buf, v.len) };
   }
 
+  /** Average of METRICS[i], null when the bucket has no value for it. */
+  avg(i: number): number | null {
+    const v = this.all()[i];
+    return v === undefined || v.len === 0 ? null : v.sum / v.len;
+  }
+
+  /**
+   * Writes the row into out[pos..] in the column order chunk, ...ROLLUP_COLUMNS (the rollup tables' insert
+   * order); returns the next position.
+   */
+  writeRow(out: (number | string | null)[], pos: number, chunk: number, dev: number): number {
+    out[pos++] = chunk;
+    out[pos++] = this.start;
+    out[pos++] = dev;
+    out[pos++] = this.n;
+    out[pos++] = this.inferences;
+    out[pos++] = this.errors;
+    out[pos++] = this.throttled;
+    pos = writeStats(out, pos, this.v0);
+    pos = writeStats(out, pos, this.v1);
+    pos = writeStats(out, pos, this.v2);
+    pos = writeStats(out, pos, this.v3);
+    pos = writeStats(out, pos, this.v4);
+    pos = writeStats(out, pos, this.v5);
+    pos = writeStats(out, pos, this.v6);
+    return writeStats(out, pos, this.v7);
+  }
+
   /**
    * Row parameters in the column order of ROLLUP_COLUMNS: bucket_ts, dev, n, inferences, errors, throttled,
    * then min, avg, max, p95 per metric.
@@ -159,6 +193,19 @@ export class BucketAcc {
     }
     return out;
   }
+}
+
+function writeStats(out: (number | string | null)[], pos: number, v: Values): number {
+  const len = v.len;
+  if (len === 0) {
+    out[pos] = out[pos + 1] = out[pos + 2] = out[pos + 3] = null;
+  } else {
+    out[pos] = v.min;
+    out[pos + 1] = v.sum / len;
+    out[pos + 2] = v.max;
+    out[pos + 3] = len === 1 ? v.min : p95Of(v.buf, len);
+  }
+  return pos + 4;
 }
 
 export const STAT_SUFFIXES = ['min', 'avg', 'max', 'p95'] as const;

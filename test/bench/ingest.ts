@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../main/fleetlog/db.js';
+import { RAW_BUCKET_MS } from '../../main/fleetlog/rollup.js';
 import { SqliteFleetLog } from '../../main/fleetlog/sqlite-fleetlog.js';
 import { fleetStream, registration } from '../../main/fleetlog/testkit.js';
 import type { TelemetrySample } from '../../shared/telemetry.js';
@@ -40,14 +41,15 @@ function rawBaseline(): number {
     devNo.set(reg.id, Number(insDev.run(reg.id, reg.id).lastInsertRowid));
   }
   const ins = db.prepare(
-    `INSERT OR IGNORE INTO samples (ts, dev, seq, tempC, cpuPct, memPct, powerW, latencyP50Ms, latencyP95Ms, latencyP99Ms, throughputIps,
+    `INSERT OR IGNORE INTO samples (bucket, ts, dev, seq, tempC, cpuPct, memPct, powerW, latencyP50Ms, latencyP95Ms, latencyP99Ms, throughputIps,
        disk_free_bytes, uptime_s, throttled, inferences, errors, model_version, unavailable_json)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const insertBatch = db.transaction((batch: TelemetrySample[]) => {
     for (const s of batch) {
       const un = s.unavailable;
       ins.run(
+        Math.floor(s.ts / RAW_BUCKET_MS),
         s.ts,
         devNo.get(s.deviceId),
         s.seq,

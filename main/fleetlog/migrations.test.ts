@@ -8,6 +8,8 @@ import { MIGRATIONS } from './migrations.js';
 import { SqliteFleetLog } from './sqlite-fleetlog.js';
 import { T0 } from './testkit.js';
 
+const HOUR = 3_600_000;
+
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fleetlog-mig-'));
@@ -62,6 +64,42 @@ describe('migrations', () => {
     expect(s.events({ limit: 5 }).map((e) => e.message)).toEqual(['kept']);
     // v2's column exists and works.
     expect(s.db.prepare('SELECT rollup_dirty FROM devices').get()).toEqual({ rollup_dirty: 0 });
+    s.close();
+  });
+
+  it('upgrading a v2 database to v3 (device-local keys) keeps samples and rollups', () => {
+    const path = join(dir, 'v2.db');
+    const v2 = openDatabase(path, { targetVersion: 2 });
+    v2.prepare(
+      'INSERT INTO devices (id, name, limits_json, created_ts, last_sample_ts) VALUES (\'old-2\', \'Old\', \'{"tempLimitC":85,"latencyBudgetMs":100,"errorRateLimit":0.02}\', 0, ?)',
+    ).run(T0 + 70_000);
+    const ins = v2.prepare(
+      'INSERT INTO samples (ts, dev, seq, tempC, inferences, errors) VALUES (?, 1, ?, ?, 10, 0)',
+    );
+    [0, 10_000, 70_000].forEach((o, i) => ins.run(T0 + o, i, 50 + i));
+    for (const [table, b] of [
+      ['rollup_1m', T0],
+      ['rollup_1m', T0 + 60_000],
+      ['rollup_1h', T0],
+    ] as const) {
+      v2.prepare(
+        `INSERT INTO ${table} (bucket_ts, dev, n, inferences, errors, throttled, tempC_avg) VALUES (?, 1, 2, 20, 0, 0, 50.5)`,
+      ).run(b);
+    }
+    v2.close();
+
+    const s = new SqliteFleetLog(path);
+    expect(currentVersion(s.db)).toBe(MIGRATIONS.length);
+    const raw = s.series({ deviceId: 'old-2', fromTs: T0, toTs: T0 + HOUR, resolution: 'raw' });
+    expect(raw.ts).toEqual([T0, T0 + 10_000, T0 + 70_000]);
+    expect(raw.columns.tempC).toEqual([50, 51, 52]);
+    const m = s.series({ deviceId: 'old-2', fromTs: T0, toTs: T0 + HOUR, resolution: '1m' });
+    expect(m.ts).toEqual([T0, T0 + 60_000]);
+    expect(m.columns.tempC_avg).toEqual([50.5, 50.5]);
+    expect(s.series({ deviceId: 'old-2', fromTs: T0, toTs: T0 + HOUR, resolution: '1h' }).ts).toEqual([T0]);
+    // Duplicates of migrated samples are still recognised by the new key.
+    expect(s.db.prepare('SELECT COUNT(*) FROM samples WHERE bucket = ? / 60000').pluck().get(T0)).toBe(2);
+    expect(s.db.pragma('integrity_check', { simple: true })).toBe('ok');
     s.close();
   });
 

@@ -42,6 +42,12 @@ class Values {
   get len(): number {
     return this.buf.length;
   }
+  reset(): void {
+    this.buf.length = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+  }
   push(v: number): void {
     this.buf.push(v);
     this.sum += v;
@@ -105,7 +111,7 @@ function select(a: Float64Array, len: number, k: number): number {
  * values per metric.
  */
 export class BucketAcc {
-  readonly start: number;
+  start: number;
   n = 0;
   inferences = 0;
   errors = 0;
@@ -123,6 +129,24 @@ export class BucketAcc {
 
   constructor(start: number) {
     this.start = start;
+  }
+
+  /** Empties the accumulator for the bucket at `start` (reuse instead of allocating one per bucket). */
+  reset(start: number): void {
+    this.start = start;
+    this.n = 0;
+    this.inferences = 0;
+    this.errors = 0;
+    this.throttled = 0;
+    this.dirty = false;
+    this.v0.reset();
+    this.v1.reset();
+    this.v2.reset();
+    this.v3.reset();
+    this.v4.reset();
+    this.v5.reset();
+    this.v6.reset();
+    this.v7.reset();
   }
 
   /** Hand-unrolled over METRICS (keeps property access monomorphic on the hot path). */

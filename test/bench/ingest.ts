@@ -122,6 +122,6 @@ console.log(
     ratio: Number((ing / raw).toFixed(3)),
     batch: BATCH,
     schema:
-      'samples WITHOUT ROWID PK(ts, dev); rollup_1m/rollup_1h WITHOUT ROWID PK(bucket_ts, dev); synchronous=NORMAL',
+      'samples WITHOUT ROWID PK(bucket = ts/1min, dev, ts), multi-row INSERT (48 rows); rollup_1m PK(hour, dev, bucket_ts) written per device at hour close, rollup_1h PK(30 days, dev, bucket_ts); open hour served from memory, no periodic flush; synchronous=NORMAL, wal_autocheckpoint=8192',
   }),
 );

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { AppError, exitStatusFor, toWireError } from '../../shared/errors.js';
 
 /** Runs a command body; an error becomes one clear line on stderr and the design's exit status. */
@@ -23,7 +24,8 @@ export function parseIntOption(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new AppError('BAD_INPUT', `${name} must be an integer from ${min} to ${max}, got "${value}".`);
+      // Commander reports this as a usage error (exit 2) naming the option.
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}".`);
     }
     return n;
   };

@@ -60,10 +60,11 @@ export function httpStatusFor(result: CallResult): number {
     case 'TELEMETRY_INVALID':
     case 'MODEL_MALFORMED':
       return 400;
+    // 401 belongs to the transport (our own token). A handler's UNAUTHORIZED means a device refused
+    // the console's credentials: an upstream failure, like an unreachable device.
     case 'UNAUTHORIZED':
-      return 401;
     case 'FORBIDDEN':
-      return 403;
+      return 502;
     case 'NOT_FOUND':
       return 404;
     case 'CONFLICT':

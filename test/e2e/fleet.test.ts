@@ -3,6 +3,7 @@
  * Chromium. Screenshots land in test-results/ for a human to look at.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../devices/agent/agent.js';
 import {
   launchBrowser,
   missingPrerequisite,
@@ -182,8 +183,33 @@ describe.skipIf(skipReason !== null)('Fleet and Device pages in Chromium', () =>
     await page.screenshot({ path: screenshotPath('e2e-device-not-found') });
   }, 30_000);
 
+  it('enrolls a device from the Fleet page, explaining a refused token', async () => {
+    const token = 'e2e-agent-token-'.padEnd(40, 'x');
+    const agent = await startAgent({ token, deviceId: 'e2e-enrolled', intervalMs: 300 });
+    try {
+      const { page } = b;
+      await page.goto(`${srv.baseUrl}/#/fleet`);
+      await page.getByRole('button', { name: 'Enroll device' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Enroll a device' });
+      await dialog.getByLabel('Agent URL').fill(agent.url);
+      await dialog.getByLabel('Agent token').fill('not-the-right-token-at-all');
+      await dialog.getByRole('button', { name: 'Enroll' }).click();
+      await expect
+        .poll(() => dialog.locator('[data-error-code]').getAttribute('data-error-code'))
+        .toBe('UNAUTHORIZED');
+      await page.screenshot({ path: screenshotPath('e2e-enroll-refused') });
+      await dialog.getByLabel('Agent token').fill(token);
+      await dialog.getByRole('button', { name: 'Enroll' }).click();
+      await page.waitForURL(/#\/devices\/e2e-enrolled/);
+      await expect.poll(() => page.locator('main').textContent()).toContain('e2e-enrolled');
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('ran without page errors or CSP violations', () => {
-    const problems = b.problems.filter((p) => !/status of 404/.test(p));
+    // 404 (the unknown-device test) and 502 (the refused enrolment) are answers the tests asked for.
+    const problems = b.problems.filter((p) => !/status of (404|502)/.test(p));
     expect(problems).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import type { SortingState } from '@tanstack/react-table';
 import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { DeviceStatus } from '../../../shared/fleet.js';
+import { EnrollDialog } from '../components/EnrollDialog.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
 import { FleetSummary } from '../components/FleetSummary.js';
 import { FleetTable, FleetTableSkeleton } from '../components/FleetTable.js';
@@ -47,6 +48,7 @@ export function FleetPage() {
   const fleetCounts = useMemo(() => countByStatus(fleet.rows), [fleet.rows]);
   const hottest = useMemo(() => hottestDevice(fleet.rows), [fleet.rows]);
 
+  const [enrolling, setEnrolling] = useState(false);
   const searchRef = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -69,6 +71,7 @@ export function FleetPage() {
 
   return (
     <div className="page fleet-page">
+      <EnrollDialog open={enrolling} onClose={() => setEnrolling(false)} />
       <header className="page-head">
         <div className="page-title">
           <h1>Fleet</h1>
@@ -132,6 +135,9 @@ export function FleetPage() {
             </span>
           )}
           {loading && loaded && <span className="spinner" aria-label="refreshing" />}
+          <button type="button" className="btn btn-primary" onClick={() => setEnrolling(true)}>
+            Enroll device
+          </button>
         </div>
       </div>
 
@@ -161,9 +167,9 @@ export function FleetPage() {
                 <div className="empty-state">
                   <div className="empty-title">No devices yet</div>
                   <div className="empty-hint">
-                    Start the console with <code>--enroll agents.json</code> (as written by{' '}
-                    <code>edgectl simulate --enroll-file</code>), or with <code>--simulate 20</code> to try it
-                    with a simulated fleet.
+                    Use <b>Enroll device</b> above, start the console with <code>--enroll agents.json</code>{' '}
+                    (as written by <code>edgectl simulate --enroll-file</code>), or with{' '}
+                    <code>--simulate 20</code> to try it with a simulated fleet.
                   </div>
                 </div>
               ) : (

@@ -18,7 +18,12 @@ export interface OpenFleetLogOptions {
   durability?: Durability;
   /** Worker only: how often retention runs (default hourly; 0 = never). */
   retentionIntervalMs?: number;
-  /** Worker only: how often open rollup buckets are written when no read asks (default 1 s). */
+  /**
+   * Worker only: how often open rollup buckets and devices' latest state are written to the file
+   * (default 5 s; 0 = only on close). Reads through the store take them from memory either way and a crash
+   * rebuilds them from raw samples; the interval bounds how far behind another reader of the file (e.g.
+   * `edgectl fleet list` while the console runs) can be. It costs a few thousand row writes per flush.
+   */
   flushIntervalMs?: number;
 }
 

@@ -33,38 +33,71 @@ export interface RollupInput {
   throttled: boolean | null;
 }
 
-/** The values of one metric in a bucket, with running sum/min/max. */
+/**
+ * The values of one metric in a bucket, with running sum/min/max. The buffer keeps its capacity across
+ * reset() (an accumulator is reused bucket after bucket), so the hot path allocates nothing.
+ */
 class Values {
-  readonly buf: number[] = [];
+  buf = new Float64Array(8);
+  len = 0;
   sum = 0;
   min = Infinity;
   max = -Infinity;
-  get len(): number {
-    return this.buf.length;
-  }
   reset(): void {
-    this.buf.length = 0;
+    this.len = 0;
     this.sum = 0;
     this.min = Infinity;
     this.max = -Infinity;
   }
   push(v: number): void {
-    this.buf.push(v);
+    const len = this.len;
+    if (len === this.buf.length) {
+      const next = new Float64Array(len * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[len] = v;
+    this.len = len + 1;
     this.sum += v;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
+  }
+  /** Appends every value of `o`. */
+  merge(o: Values): void {
+    const at = this.len;
+    const n = o.len;
+    if (at + n > this.buf.length) {
+      const next = new Float64Array(Math.max(at + n, this.buf.length * 2));
+      next.set(this.buf);
+      this.buf = next;
+    }
+    // A plain loop: subarray() views cost more than copying a minute's handful of values.
+    const dst = this.buf;
+    const src = o.buf;
+    for (let i = 0; i < n; i++) dst[at + i] = src[i] as number;
+    this.len = at + n;
+    this.sum += o.sum;
+    if (o.min < this.min) this.min = o.min;
+    if (o.max > this.max) this.max = o.max;
   }
 }
 
 let scratch = new Float64Array(512);
 
 /** Nearest-rank 95th percentile: the value at rank ceil(0.95 n) of the sorted values (O(n) selection). */
-export function p95Of(values: readonly number[], len: number): number {
+export function p95Of(values: ArrayLike<number>, len: number): number {
   if (len === 1) return values[0] as number;
+  const k = Math.ceil(0.95 * len) - 1;
+  if (k === len - 1) {
+    // Rank n (any n < 20, e.g. a minute of 6 values): the maximum, no copy or selection needed.
+    let max = values[0] as number;
+    for (let i = 1; i < len; i++) if ((values[i] as number) > max) max = values[i] as number;
+    return max;
+  }
   if (scratch.length < len) scratch = new Float64Array(len * 2);
   const a = scratch;
   for (let i = 0; i < len; i++) a[i] = values[i] as number;
-  return select(a, len, Math.ceil(0.95 * len) - 1);
+  return select(a, len, k);
 }
 
 /** k-th smallest of a[0..len) (quickselect, Hoare partition, middle pivot); reorders a. */
@@ -166,6 +199,24 @@ export class BucketAcc {
     if (s.throughputIps !== null) this.v7.push(s.throughputIps);
   }
 
+  /** Adds every sample of `o` (a bucket inside this one, e.g. a closed minute of this hour). */
+  merge(o: BucketAcc): void {
+    if (o.n === 0) return;
+    this.n += o.n;
+    this.inferences += o.inferences;
+    this.errors += o.errors;
+    this.throttled += o.throttled;
+    this.dirty = true;
+    this.v0.merge(o.v0);
+    this.v1.merge(o.v1);
+    this.v2.merge(o.v2);
+    this.v3.merge(o.v3);
+    this.v4.merge(o.v4);
+    this.v5.merge(o.v5);
+    this.v6.merge(o.v6);
+    this.v7.merge(o.v7);
+  }
+
   private all(): Values[] {
     return [this.v0, this.v1, this.v2, this.v3, this.v4, this.v5, this.v6, this.v7];
   }
@@ -227,7 +278,8 @@ function writeStats(out: (number | string | null)[], pos: number, v: Values): nu
     out[pos] = v.min;
     out[pos + 1] = v.sum / len;
     out[pos + 2] = v.max;
-    out[pos + 3] = len === 1 ? v.min : p95Of(v.buf, len);
+    // Nearest rank ceil(0.95 n) is n for n < 20 (a minute at 10 s): the maximum.
+    out[pos + 3] = Math.ceil(0.95 * len) === len ? v.max : p95Of(v.buf, len);
   }
   return pos + 4;
 }

@@ -1,6 +1,6 @@
 // The fleet log's thread: owns the SQLite connection, answers RPC from client.ts, applies retention hourly,
-// and writes open rollup buckets and checkpoints on close. Open buckets need no periodic flush: reads take
-// them from memory and a crash rebuilds them from raw samples (flushIntervalMs > 0 still writes them).
+// writes open rollup buckets and latest device state every few seconds (so other readers of the file are
+// at most that far behind; reads through this worker take them from memory) and checkpoints on close.
 import { parentPort, workerData } from 'node:worker_threads';
 import { toWireError } from '../../shared/errors.js';
 import {
@@ -29,7 +29,7 @@ try {
 }
 
 const timers: NodeJS.Timeout[] = [];
-const flushMs = init.flushIntervalMs ?? 0;
+const flushMs = init.flushIntervalMs ?? 5_000;
 if (flushMs > 0) timers.push(setInterval(() => safely(() => store.flush()), flushMs));
 const retentionMs = init.retentionIntervalMs ?? 3_600_000;
 if (retentionMs > 0)

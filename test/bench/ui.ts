@@ -4,7 +4,8 @@
  *    the fleet log (median of warm reloads; the cold first load is reported too). The page emits
  *    performance.mark('fleet-table-first-rows') after the first rows with data have been painted.
  *  - scroll_p95_frame_ms: p95 of requestAnimationFrame deltas while the virtual list is scrolled
- *    programmatically, a fixed distance per frame, over many frames.
+ *    programmatically, 160 px (four rows) per frame, over 360 frames, after a first pass of 120 frames
+ *    whose p95 is reported as scroll_first_pass_p95_frame_ms (JIT warm-up, first-time raster).
  * Baseline in the same run: the same measurements with 100 devices.
  *
  * Run: node --import tsx test/bench/ui.ts   (needs `node scripts/build.mjs` first)
@@ -17,6 +18,7 @@ const DEVICES = Number(process.env.UI_BENCH_DEVICES ?? 10_000);
 const BASELINE_DEVICES = 100;
 const RELOADS = 3;
 const SCROLL_FRAMES = 360;
+const FIRST_PASS_FRAMES = 120;
 const SCROLL_PX_PER_FRAME = 160;
 const GOALS = { first_table_ms: 1500, scroll_p95_frame_ms: 20 };
 
@@ -49,6 +51,10 @@ const SCROLL_SCRIPT = `async ({ frames, px }) => {
   if (!el) throw new Error('no .fleet-scroll element');
   el.scrollTop = 0;
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  // Read the geometry once: re-reading scrollHeight every frame would force a layout that a real
+  // wheel scroll never does.
+  const maxTop = el.scrollHeight - el.clientHeight;
+  let top = 0;
   const deltas = [];
   let dir = 1;
   await new Promise((resolve) => {
@@ -57,15 +63,17 @@ const SCROLL_SCRIPT = `async ({ frames, px }) => {
     const step = (t) => {
       deltas.push(t - last);
       last = t;
-      if (el.scrollTop + el.clientHeight + px >= el.scrollHeight) dir = -1;
-      else if (el.scrollTop - px <= 0) dir = 1;
-      el.scrollTop += dir * px;
+      if (top + px >= maxTop) dir = -1;
+      else if (top - px <= 0) dir = 1;
+      top += dir * px;
+      el.scrollTop = top;
       if (++n >= frames) resolve();
       else requestAnimationFrame(step);
     };
     requestAnimationFrame((t) => {
       last = t;
-      el.scrollTop += px;
+      top += px;
+      el.scrollTop = top;
       requestAnimationFrame(step);
     });
   });
@@ -74,8 +82,11 @@ const SCROLL_SCRIPT = `async ({ frames, px }) => {
   return { p95: q(0.95), p50: q(0.5), max: s[s.length - 1] ?? 0, frames: deltas.length };
 }`;
 
-async function scrollFrames(page: Page): Promise<{ p95: number; p50: number; max: number; frames: number }> {
-  const fn = `(${SCROLL_SCRIPT})(${JSON.stringify({ frames: SCROLL_FRAMES, px: SCROLL_PX_PER_FRAME })})`;
+async function scrollFrames(
+  page: Page,
+  frames: number,
+): Promise<{ p95: number; p50: number; max: number; frames: number }> {
+  const fn = `(${SCROLL_SCRIPT})(${JSON.stringify({ frames, px: SCROLL_PX_PER_FRAME })})`;
   return page.evaluate<{ p95: number; p50: number; max: number; frames: number }>(fn);
 }
 
@@ -99,7 +110,11 @@ async function measure(devices: number, label: string) {
       log(`${label}: reload ${i + 1}: first table ${round(warm[warm.length - 1] ?? 0)} ms`);
     }
     await page.waitForTimeout(500);
-    const scroll = await scrollFrames(page);
+    // The first pass over a freshly loaded page pays for JIT warm-up and first-time rasterisation; it
+    // is reported on its own, and the goal is judged on the steady state that follows.
+    const firstPass = await scrollFrames(page, FIRST_PASS_FRAMES);
+    log(`${label}: first scroll pass p50 ${round(firstPass.p50)} ms, p95 ${round(firstPass.p95)} ms`);
+    const scroll = await scrollFrames(page, SCROLL_FRAMES);
     log(
       `${label}: scroll p50 ${round(scroll.p50)} ms, p95 ${round(scroll.p95)} ms, max ${round(scroll.max)} ms over ${scroll.frames} frames`,
     );
@@ -114,6 +129,7 @@ async function measure(devices: number, label: string) {
       first_table_runs_ms: warm.map(round),
       scroll_p50_frame_ms: round(scroll.p50),
       scroll_p95_frame_ms: round(scroll.p95),
+      scroll_first_pass_p95_frame_ms: round(firstPass.p95),
       scroll_max_frame_ms: round(scroll.max),
       scroll_frames: scroll.frames,
       problems: problems.length,
@@ -139,6 +155,7 @@ async function main() {
     bench: 'ui',
     first_table_ms: main.first_table_ms,
     scroll_p95_frame_ms: main.scroll_p95_frame_ms,
+    scroll_first_pass_p95_frame_ms: main.scroll_first_pass_p95_frame_ms,
     devices: DEVICES,
     first_table_cold_ms: main.first_table_cold_ms,
     first_table_runs_ms: main.first_table_runs_ms,

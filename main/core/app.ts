@@ -135,6 +135,8 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   };
 
   if (collector) await collector.start();
+  // Warm the fleet log's overview (page cache, parsed identities) before any window asks for it.
+  await store.listDevices();
 
   return {
     handlers,

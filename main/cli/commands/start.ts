@@ -51,7 +51,7 @@ export function registerStartCommand(program: Command): void {
       }
       process.stderr.write(
         `Electron is not available (${electron.missing}), so Edge Console runs in browser mode.\n` +
-          'To get the desktop window on a machine that can download it: `node node_modules/electron/install.js`.\n',
+          'To get the desktop window on a machine that can download it: `npm run electron:install`, then `npm start`.\n',
       );
       await serveUntilSignal(o);
     }),

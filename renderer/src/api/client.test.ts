@@ -1,32 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceRow } from '../../../shared/fleet.js';
+import { row as fixtureRow } from '../lib/deviceRowFixture.js';
 import { parseResult } from './client.js';
 
-const row = (i: number): DeviceRow => ({
-  id: `d-${i}`,
-  name: `d-${i}`,
-  hardwareModel: 'NVIDIA Jetson Orin Nano',
-  accelerator: 'jetson',
-  arch: 'arm64',
-  os: 'Ubuntu 22.04',
-  url: null,
-  status: 'healthy',
-  statusReasons: [],
-  lastContactTs: 1,
-  lastSampleTs: 1,
-  tempC: 50,
-  cpuPct: 10,
-  memPct: 20,
-  powerW: null,
-  latencyP50Ms: 5,
-  latencyP95Ms: 8,
-  latencyP99Ms: 9,
-  throughputIps: 30,
-  throttled: false,
-  errorRate: 0,
-  modelVersion: 'm@1',
-  limits: { tempLimitC: 85, latencyBudgetMs: 50, errorRateLimit: 0.02 },
-});
+const row = (i: number) => fixtureRow(`d-${i}`);
 const list = (devices: unknown[]) => ({
   ok: true,
   value: { devices, counts: { healthy: devices.length }, asOfTs: 1 },

@@ -146,6 +146,6 @@ console.log(
     ratio: Number((ing / raw).toFixed(3)),
     batch: BATCH,
     schema:
-      'samples WITHOUT ROWID PK(bucket = ts/1min, dev, ts), key-sorted multi-row INSERT (128 rows); rollup_1m PK(hour, dev, bucket_ts) written per device at hour close, rollup_1h PK(30 days, dev, bucket_ts); open hour and latest device state served from memory (the console's worker also writes them every 5 s; this in-process run does not); synchronous=NORMAL, wal_autocheckpoint=8192',
+      'samples WITHOUT ROWID PK(bucket = ts/1min, dev, ts), key-sorted multi-row INSERT (128 rows); rollup_1m PK(hour, dev, bucket_ts) written per device at hour close, rollup_1h PK(30 days, dev, bucket_ts); open hour and latest device state served from memory (the console worker also writes them every 5 s; this in-process run does not); synchronous=NORMAL, wal_autocheckpoint=8192',
   }),
 );

@@ -53,7 +53,7 @@ export function EnrollDialog({ open, onClose }: { open: boolean; onClose: () => 
           Run <code>edgectl agent --host 0.0.0.0 --token-file token</code> on the device, then enter its
           address and the token it printed.
         </p>
-        <label className="field">
+        <label className="form-field">
           <span>Agent URL</span>
           <input
             name="url"
@@ -65,7 +65,7 @@ export function EnrollDialog({ open, onClose }: { open: boolean; onClose: () => 
             autoComplete="off"
           />
         </label>
-        <label className="field">
+        <label className="form-field">
           <span>Agent token</span>
           <input
             name="token"
@@ -77,7 +77,7 @@ export function EnrollDialog({ open, onClose }: { open: boolean; onClose: () => 
             autoComplete="off"
           />
         </label>
-        <label className="field">
+        <label className="form-field">
           <span>Display name (optional)</span>
           <input name="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={128} />
         </label>

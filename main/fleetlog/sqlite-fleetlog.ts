@@ -135,22 +135,11 @@ interface DevState {
   dbDirty: boolean;
 }
 
-/** The fields of a sample kept in a devices row (a ValidSample is one). */
-interface LatestState {
-  ts: number;
-  tempC: number | null;
-  cpuPct: number | null;
-  memPct: number | null;
-  powerW: number | null;
-  latencyP50Ms: number | null;
-  latencyP95Ms: number | null;
-  latencyP99Ms: number | null;
-  throughputIps: number | null;
+/** The fields of a sample kept in a devices row (a ValidSample is one): the rollup's, and a few more. */
+interface LatestState extends RollupInput {
   diskFreeBytes: number | null;
   uptimeS: number | null;
   throttled: boolean | null;
-  inferences: number;
-  errors: number;
   modelVersion: string | null;
 }
 

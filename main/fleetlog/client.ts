@@ -140,6 +140,9 @@ class WorkerFleetStore implements FleetStore {
   events: FleetStore['events'] = (q) => this.call('events', q);
   applyRetention: FleetStore['applyRetention'] = (nowTs, policy) =>
     policy === undefined ? this.call('applyRetention', nowTs) : this.call('applyRetention', nowTs, policy);
+  recordBuild: FleetStore['recordBuild'] = (b) => this.call('recordBuild', b);
+  listBuilds: FleetStore['listBuilds'] = (q) => this.call('listBuilds', q ?? {});
+  getBuild: FleetStore['getBuild'] = (id) => this.call('getBuild', id);
 
   async close(): Promise<void> {
     if (this.dead !== null) return;
@@ -180,6 +183,9 @@ function inProcessStore(opts: OpenFleetLogOptions): FleetStore {
     sparklines: (q, nowTs) => run(() => s.sparklines(q, nowTs)),
     events: (q) => run(() => s.events(q)),
     applyRetention: (nowTs, policy) => run(() => s.applyRetention(nowTs, policy)),
+    recordBuild: (b) => run(() => s.recordBuild(b)),
+    listBuilds: (q) => run(() => s.listBuilds(q)),
+    getBuild: (id) => run(() => s.getBuild(id)),
     close: () => run(() => s.close()),
   };
 }

@@ -19,6 +19,9 @@ export const FLEET_METHODS = [
   'sparklines',
   'events',
   'applyRetention',
+  'recordBuild',
+  'listBuilds',
+  'getBuild',
   'flush',
   'close',
 ] as const;

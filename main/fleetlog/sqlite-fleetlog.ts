@@ -29,7 +29,8 @@
 //    contact times of lost in-memory updates are gone), and their open hour (hour row, closed minutes, open
 //    minute) is rebuilt from raw samples and written, so rollups equal what a clean run would have stored.
 import type Database from 'better-sqlite3';
-import { AppError } from '../../shared/errors.js';
+import { BuildListQuery, BuildRecord } from '../../shared/artifact.js';
+import { AppError, formatZodError } from '../../shared/errors.js';
 import type {
   DeviceRow,
   DeviceStatus,
@@ -401,6 +402,56 @@ function patchRow(row: DeviceRow, s: LatestState | null, lastContactTs: number |
   row.throttled = s.throttled;
   row.errorRate = s.inferences === 0 ? null : s.errors / s.inferences;
   row.modelVersion = s.modelVersion;
+}
+
+const BUILD_COLUMNS =
+  'id, name, version, target, precision, mode, status, created_at, duration_ms, source_sha256, source_name, artifact_dir, manifest_sha256, key_id, summary_json, error_text';
+
+interface BuildDbRow {
+  id: string;
+  name: string;
+  version: string;
+  target: string;
+  precision: BuildRecord['precision'];
+  mode: string | null;
+  status: BuildRecord['status'];
+  created_at: number;
+  duration_ms: number | null;
+  source_sha256: string | null;
+  source_name: string | null;
+  artifact_dir: string | null;
+  manifest_sha256: string | null;
+  key_id: string | null;
+  summary_json: string;
+  error_text: string | null;
+}
+
+function toBuildRecord(r: BuildDbRow): BuildRecord {
+  let summary: BuildRecord['summary'] = {};
+  try {
+    const v = JSON.parse(r.summary_json) as unknown;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) summary = v as BuildRecord['summary'];
+  } catch {
+    // Written by recordBuild as JSON; a hand-edited file may not be. The build is still listed.
+  }
+  return {
+    id: r.id,
+    name: r.name,
+    version: r.version,
+    target: r.target,
+    precision: r.precision,
+    mode: r.mode,
+    status: r.status,
+    createdAt: r.created_at,
+    durationMs: r.duration_ms,
+    sourceSha256: r.source_sha256,
+    sourceName: r.source_name,
+    artifactDir: r.artifact_dir,
+    manifestSha256: r.manifest_sha256,
+    keyId: r.key_id,
+    summary,
+    error: r.error_text,
+  };
 }
 
 /**
@@ -1597,6 +1648,105 @@ export class SqliteFleetLog {
       severity: r.severity,
       message: r.message,
     }));
+  }
+
+  // ---------------------------------------------------------------- builds
+
+  /**
+   * Stores one build (validated with the BuildRecord schema: BAD_INPUT). CONFLICT for an id already recorded
+   * and for a second succeeded build of the same name + version + target + precision: semantic versions are
+   * immutable (failed and cancelled builds do not count; the partial unique index builds_release backs this).
+   */
+  recordBuild(b: BuildRecord): void {
+    this.assertOpen();
+    const parsed = BuildRecord.safeParse(b);
+    if (!parsed.success) {
+      throw new AppError('BAD_INPUT', `build record: ${formatZodError(parsed.error)}`);
+    }
+    const r = parsed.data;
+    const release = `${r.name} ${r.version} for ${r.target} (${r.precision})`;
+    const releaseConflict = (): AppError => {
+      const prev = this.prep(
+        "SELECT id, created_at FROM builds WHERE name = ? AND version = ? AND target = ? AND precision = ? AND status = 'succeeded'",
+      ).get(r.name, r.version, r.target, r.precision) as { id: string; created_at: number } | undefined;
+      return new AppError(
+        'CONFLICT',
+        `${release} has already been built${prev === undefined ? '' : ` on ${new Date(prev.created_at).toISOString()} (build ${prev.id})`}: a version is never rebuilt`,
+        { hint: 'semantic versions are immutable: bump the version (e.g. a patch release) and build again' },
+      );
+    };
+    try {
+      this.db.transaction(() => {
+        if (this.prep('SELECT 1 FROM builds WHERE id = ?').get(r.id) !== undefined) {
+          throw new AppError('CONFLICT', `build ${r.id} is already recorded`, {
+            hint: 'each build attempt gets a new id',
+          });
+        }
+        if (
+          r.status === 'succeeded' &&
+          this.prep(
+            "SELECT 1 FROM builds WHERE name = ? AND version = ? AND target = ? AND precision = ? AND status = 'succeeded'",
+          ).get(r.name, r.version, r.target, r.precision) !== undefined
+        ) {
+          throw releaseConflict();
+        }
+        this.prep(
+          `INSERT INTO builds (id, name, version, target, precision, mode, status, created_at, duration_ms, source_sha256,
+             source_name, artifact_dir, manifest_sha256, key_id, summary_json, error_text)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          r.id,
+          r.name,
+          r.version,
+          r.target,
+          r.precision,
+          r.mode,
+          r.status,
+          r.createdAt,
+          r.durationMs,
+          r.sourceSha256,
+          r.sourceName,
+          r.artifactDir,
+          r.manifestSha256,
+          r.keyId,
+          JSON.stringify(r.summary),
+          r.error,
+        );
+      })();
+    } catch (err) {
+      // Another writer of the file (a CLI) may have won the race past the check above.
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AppError('CONFLICT', `build ${r.id} is already recorded`);
+      }
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw releaseConflict();
+      throw err;
+    }
+  }
+
+  /** Newest first (by createdAt, then insertion order); limit default 100, at most 1000. */
+  listBuilds(q: BuildListQuery = {}): BuildRecord[] {
+    this.assertOpen();
+    const parsed = BuildListQuery.safeParse(q);
+    if (!parsed.success) throw new AppError('BAD_INPUT', `build list query: ${formatZodError(parsed.error)}`);
+    const { limit = 100, name } = parsed.data;
+    const rows = (
+      name === undefined
+        ? this.prep(`SELECT ${BUILD_COLUMNS} FROM builds ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(
+            limit,
+          )
+        : this.prep(
+            `SELECT ${BUILD_COLUMNS} FROM builds WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+          ).all(name, limit)
+    ) as BuildDbRow[];
+    return rows.map(toBuildRecord);
+  }
+
+  getBuild(id: string): BuildRecord | null {
+    this.assertOpen();
+    if (typeof id !== 'string') throw new AppError('BAD_INPUT', 'build id must be a string');
+    const row = this.prep(`SELECT ${BUILD_COLUMNS} FROM builds WHERE id = ?`).get(id) as
+      BuildDbRow | undefined;
+    return row === undefined ? null : toBuildRecord(row);
   }
 
   // ---------------------------------------------------------------- maintenance

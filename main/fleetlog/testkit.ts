@@ -1,4 +1,5 @@
 // Deterministic fleets and samples for the fleet log's tests and benchmarks (not used by the app).
+import type { BuildRecord } from '../../shared/artifact.js';
 import type { TelemetrySampleInput } from '../../shared/telemetry.js';
 import type { DeviceRegistration } from './types.js';
 
@@ -92,4 +93,33 @@ export function* fleetStream(opts: {
       yield sample(d, k, t0 + k * interval + Math.floor(d * offset), r);
     }
   }
+}
+
+/** A deterministic uuid (v4 layout) for test records. */
+export function testUuid(i: number): string {
+  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+}
+
+/** A succeeded build record of `yolo-v8n` (override any field); createdAt = T0 + i minutes. */
+export function buildRecord(i: number, over: Partial<BuildRecord> = {}): BuildRecord {
+  const hex = (n: number, len: number) => n.toString(16).padStart(len, '0').slice(-len);
+  return {
+    id: testUuid(i),
+    name: 'yolo-v8n',
+    version: `1.0.${i}`,
+    target: 'jetson-orin-nano',
+    precision: 'int8',
+    mode: null,
+    status: 'succeeded',
+    createdAt: T0 + i * 60_000,
+    durationMs: 12_345,
+    sourceSha256: hex(i, 64),
+    sourceName: 'yolo-v8n.onnx',
+    artifactDir: `/data/artifacts/yolo-v8n-1.0.${i}`,
+    manifestSha256: hex(i + 1, 64),
+    keyId: '0123456789abcdef',
+    summary: { sizeBytes: 6_000_000 + i, nodes: 230, agreement: { top1: 0.993 }, compat: 'ok' },
+    error: null,
+    ...over,
+  };
 }

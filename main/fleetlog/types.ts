@@ -1,3 +1,4 @@
+import type { BuildListQuery, BuildRecord } from '../../shared/artifact.js';
 import type {
   DeviceRow,
   DeviceStatus,
@@ -102,6 +103,15 @@ export interface FleetStore {
   /** Newest first; page with beforeId = the last id seen. */
   events(q: { deviceId?: string; limit: number; beforeId?: number }): Promise<FleetEvent[]>;
   applyRetention(nowTs: number, policy?: RetentionPolicy): Promise<{ deleted: number }>;
+  /**
+   * Stores one build (BAD_INPUT when it does not match the BuildRecord schema). CONFLICT for an id already
+   * recorded, and for a second succeeded build of the same name + version + target + precision (versions are
+   * immutable; failed and cancelled builds do not count).
+   */
+  recordBuild(b: BuildRecord): Promise<void>;
+  /** Newest first; optionally one artifact name's builds; limit default 100, at most 1000. */
+  listBuilds(q?: BuildListQuery): Promise<BuildRecord[]>;
+  getBuild(id: string): Promise<BuildRecord | null>;
   /** Writes open rollup buckets, checkpoints the WAL and closes (and stops the worker). */
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ const external = [
   'onnxruntime-node',
   'serialport',
   '@serialport/*',
+  '@napi-rs/*',
   'bufferutil',
   'utf-8-validate',
 ];
@@ -22,6 +23,7 @@ const external = [
 const nodeEntries = [
   ['main/cli/edgectl.ts', 'edgectl.cjs'],
   ['main/workers/fleetlog.worker.ts', 'fleetlog.worker.cjs'],
+  ['main/workers/build.worker.ts', 'build.worker.cjs'],
   ['main/electron/main.ts', 'electron-main.cjs'],
   ['main/preload/preload.ts', 'preload.cjs'],
   ['devices/agent/bin.ts', 'edge-agent.cjs'],

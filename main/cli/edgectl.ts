@@ -4,6 +4,7 @@ import { registerAgentCommand } from './commands/agent.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSimulateCommand } from './commands/simulate.js';
+import { registerModelCommands } from './commands/model.js';
 import { registerStartCommand } from './commands/start.js';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerFleetCommands(program);
   registerAgentCommand(program);
   registerSimulateCommand(program);
+  registerModelCommands(program);
   return program;
 }
 

@@ -32,3 +32,8 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 export function fleetDbPath(dataDir: string): string {
   return join(dataDir, 'fleet.db');
 }
+
+/** The console's keys (the artifact signing key): owner-only permissions. */
+export function keysDir(dataDir: string): string {
+  return join(dataDir, 'keys');
+}

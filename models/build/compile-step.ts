@@ -1,0 +1,104 @@
+/**
+ * The build's compile step, per target kind:
+ * - CPU: onnxruntime's graph optimizer writes a pre-optimized model (portable 'extended' level) into the artifact;
+ * - Jetson: trtexec builds a TensorRT engine when it is installed here; otherwise the step says so and what to
+ *   run on the device (the QDQ/FP16 ONNX is what TensorRT builds its engine from there);
+ * - Coral: the Edge TPU compiler takes a full-integer TFLite model, which this console does not produce from
+ *   ONNX; the step reports the tool and the conversion the user needs.
+ * A missing tool is not a build failure: the artifact carries the ONNX model and the report says what is left.
+ */
+import path from 'node:path';
+import { AppError } from '../../shared/errors.js';
+import type { TargetProfile } from '../../shared/targets.js';
+import { compileForCpu } from '../compile/cpu.js';
+import { buildTensorRtEngine } from '../compile/tensorrt.js';
+import { findTool } from '../compile/tools.js';
+
+export interface CompileOutcome {
+  tool: string;
+  toolVersion: string | null;
+  status: 'compiled' | 'skipped' | 'failed';
+  message: string;
+  /** Files to add to the artifact. */
+  files: { from: string; path: string; role: 'model' | 'engine' | 'report' | 'other' }[];
+  details: Record<string, unknown>;
+}
+
+export async function runCompileStep(
+  target: TargetProfile,
+  modelFile: string,
+  scratch: string,
+  precision: 'fp32' | 'fp16' | 'int8',
+  signal?: AbortSignal,
+  onLine?: (line: string) => void,
+): Promise<CompileOutcome> {
+  if (target.kind === 'cpu') {
+    const arch = target.arch === 'aarch64' ? 'arm64' : 'x86_64';
+    const out = path.join(scratch, 'model.ort-optimized.onnx');
+    try {
+      const r = await compileForCpu(modelFile, out, { arch, ...(signal ? { signal } : {}) });
+      return {
+        tool: 'onnxruntime',
+        toolVersion: r.ortVersion,
+        status: 'compiled',
+        message: `onnxruntime ${r.ortVersion} graph optimizer (${r.level}): ${r.nodesBefore} → ${r.nodesAfter} nodes`,
+        files: [{ from: out, path: 'model.ort-optimized.onnx', role: 'other' }],
+        details: { ...r, outputPath: undefined },
+      };
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'CANCELLED') throw err;
+      return {
+        tool: 'onnxruntime',
+        toolVersion: null,
+        status: 'failed',
+        message: `onnxruntime could not optimize the model: ${err instanceof Error ? err.message : String(err)}`,
+        files: [],
+        details: {},
+      };
+    }
+  }
+  if (target.kind === 'jetson') {
+    const engine = path.join(scratch, 'model.engine');
+    try {
+      const r = await buildTensorRtEngine(modelFile, engine, {
+        precision,
+        ...(signal ? { signal } : {}),
+        ...(onLine ? { onLine: (l: string) => onLine(l) } : {}),
+      });
+      return {
+        tool: 'trtexec',
+        toolVersion: r.trtVersion ?? null,
+        status: r.ok ? 'compiled' : 'failed',
+        message: r.ok
+          ? `TensorRT ${r.trtVersion ?? ''} engine built${r.latency?.median !== undefined ? `, median latency ${r.latency.median} ms` : ''}`
+          : `trtexec failed: ${r.errors.slice(0, 2).join('; ')}`,
+        files: r.ok ? [{ from: engine, path: 'model.engine', role: 'engine' }] : [],
+        details: { ...r },
+      };
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'ENVIRONMENT') {
+        return {
+          tool: 'trtexec',
+          toolVersion: null,
+          status: 'skipped',
+          message: `${err.message} ${err.hint ?? ''}`.trim(),
+          files: [],
+          details: {},
+        };
+      }
+      throw err;
+    }
+  }
+  // Coral
+  const compiler = await findTool('edgetpu_compiler');
+  return {
+    tool: 'edgetpu_compiler',
+    toolVersion: null,
+    status: 'skipped',
+    message: compiler
+      ? `edgetpu_compiler is installed (${compiler}), but it takes a full-integer TFLite model: convert this INT8 model with onnx2tf (full-integer quantization), then run edgetpu_compiler model_full_integer_quant.tflite.`
+      : 'edgetpu_compiler was not found (it runs on x86-64 Debian/Ubuntu). Convert this model to a full-integer TFLite model with onnx2tf, then run edgetpu_compiler on it; the compatibility report above shows where the Edge TPU graph would split.',
+    files: [],
+    details: {},
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The FP32 preparation every build shares; the FP32 build is this and nothing else, so an INT8 build's gain is
+ * measured against a graph exactly as clean.
+ */
+import { onnx } from '../onnx/schema.js';
+import { int64 } from '../onnx/tensors.js';
+import { cleanupGraph, type CleanupReport } from '../passes/cleanup.js';
+import { fuseElementwise, type FuseElementwiseReport } from '../passes/fuse-elementwise.js';
+import { upgradeOpset } from '../passes/opset.js';
+
+export function defaultOpset(model: onnx.IModelProto): number {
+  return Math.max(
+    0,
+    ...(model.opsetImport ?? [])
+      .filter((o) => !o.domain || o.domain === 'ai.onnx')
+      .map((o) => int64(o.version)),
+  );
+}
+
+/**
+ * The exact FP32 preparation every build shares (the FP32 build is this and nothing else): cleanups, opset
+ * upgrade to 13 (QDQ needs per-channel DequantizeLinear) and 14 where that is only a version bump (HardSwish),
+ * then the elementwise fusions.
+ */
+export function prepareFp32(source: onnx.IModelProto): {
+  model: onnx.ModelProto;
+  cleanup: CleanupReport;
+  opset: { from: number; to: number; rewritten: number };
+  fused: FuseElementwiseReport;
+} {
+  const cleaned = cleanupGraph(source);
+  const from = defaultOpset(cleaned.model);
+  let model: onnx.ModelProto = cleaned.model;
+  let rewritten = 0;
+  if (from < 13) {
+    const up = upgradeOpset(model, 13);
+    model = up.model;
+    rewritten = up.report.rewritten.length;
+  }
+  // 13 → 14 changed no operator an inference graph without RNNs relies on (Reshape's allowzero defaults to the
+  // old behaviour; BatchNormalization's training outputs are unused; Add/Mul/Sub/Div/Relu only gained types).
+  const rnn = (model.graph?.node ?? []).some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType ?? ''));
+  if (defaultOpset(model) === 13 && !rnn) {
+    for (const o of model.opsetImport ?? []) if (!o.domain || o.domain === 'ai.onnx') o.version = 14;
+  }
+  const fused = fuseElementwise(model);
+  return {
+    model: fused.model,
+    cleanup: cleaned.report,
+    opset: { from, to: defaultOpset(fused.model), rewritten },
+    fused: fused.report,
+  };
+}

@@ -1,0 +1,301 @@
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { attr, graph, model, node, tensor, valueInfo } from '../onnx/builder.js';
+import { encodeModel } from '../onnx/io.js';
+import { onnx } from '../onnx/schema.js';
+import { matmulModel, randomFloats, rng, tinyConvModel } from '../../test/fixtures/models/synthetic.js';
+import { calibrate, StreamingHistogram, type CalibrationSource } from './calibrate.js';
+import { quantizeDynamic } from './dynamic.js';
+import { nodeKey, quantizeQdq, tensorsToCalibrate } from './qdq.js';
+import {
+  activationParams,
+  cosine,
+  fakeQuant,
+  quantizeBias,
+  quantizeWeightsPerChannel,
+  roundHalfEven,
+  sqnrDb,
+} from './qparams.js';
+import { quantizeStatic } from './static.js';
+import { AppError } from '../../shared/errors.js';
+
+function source(n: number, dims: number[], seed = 1, name = 'x'): CalibrationSource {
+  const size = dims.reduce((a, b) => a * b, 1);
+  return {
+    count: n,
+    async *samples(signal?: AbortSignal) {
+      for (let i = 0; i < n; i++) {
+        if (signal?.aborted) throw new AppError('CANCELLED', 'cancelled');
+        const r = rng(seed + i);
+        yield {
+          id: `s${i}`,
+          feeds: {
+            [name]: { type: 'float32', dims, data: Float32Array.from({ length: size }, () => r() * 2 - 1) },
+          },
+        };
+      }
+    },
+  };
+}
+
+async function run(
+  m: onnx.IModelProto,
+  x: Float32Array,
+  dims: number[],
+  level: 'all' | 'disabled' = 'all',
+): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(encodeModel(m), { graphOptimizationLevel: level });
+  const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x, dims) });
+  await s.release();
+  return out[s.outputNames[0]!]!.data as Float32Array;
+}
+
+/** Conv → HardSwish → Conv → Add(residual from the first conv's output), opset 14. */
+function convHardSwishModel(): onnx.ModelProto {
+  return model({
+    opset: 14,
+    graph: graph({
+      name: 'chs',
+      nodes: [
+        node('Conv', ['x', 'W1', 'B1'], ['c1'], {
+          name: 'conv1',
+          attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) },
+        }),
+        node('HardSwish', ['c1'], ['h'], { name: 'hswish' }),
+        node('Conv', ['h', 'W2', 'B2'], ['c2'], {
+          name: 'conv2',
+          attributes: { kernel_shape: attr.ints([1, 1]) },
+        }),
+        node('Add', ['c2', 'c1'], ['y'], { name: 'add' }),
+      ],
+      inputs: [valueInfo('x', 'float32', [1, 3, 16, 16])],
+      outputs: [valueInfo('y', 'float32', [1, 8, 16, 16])],
+      initializers: [
+        tensor('W1', 'float32', [8, 3, 3, 3], randomFloats(216, 11, 0.5)),
+        tensor('B1', 'float32', [8], randomFloats(8, 12, 0.5)),
+        tensor('W2', 'float32', [8, 8, 1, 1], randomFloats(64, 13, 0.5)),
+        tensor('B2', 'float32', [8], randomFloats(8, 14, 0.1)),
+      ],
+    }),
+  });
+}
+
+describe('quantization arithmetic', () => {
+  it('uint8 activation params cover the range and map 0 exactly', () => {
+    const p = activationParams(-1, 3, 'uint8', false);
+    expect(p.zeroPoint).toBeGreaterThan(0);
+    expect(fakeQuant(0, p)).toBe(0);
+    expect(Math.abs(fakeQuant(3, p) - 3)).toBeLessThanOrEqual(p.scale / 2 + 1e-6);
+    // Ranges that do not contain 0 are widened to it, so zero padding stays exact.
+    expect(activationParams(2, 5, 'uint8', false).zeroPoint).toBe(0);
+  });
+
+  it('int8 activations are symmetric with zero point 0 (TensorRT explicit quantization)', () => {
+    const p = activationParams(-1, 3, 'int8', false);
+    expect(p.zeroPoint).toBe(0);
+    expect(p.scale).toBeCloseTo(3 / 127, 6);
+  });
+
+  it('rounds half to even like QuantizeLinear', () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2]);
+  });
+
+  it('per-channel weights: each channel has its own scale, error at most half a step', () => {
+    const w = Float32Array.from([1, -0.5, 0.25, 100, -50, 25]);
+    const q = quantizeWeightsPerChannel(w, [2, 3], 0, false);
+    expect(q.scales[0]).toBeCloseTo(1 / 127, 6);
+    expect(q.scales[1]).toBeCloseTo(100 / 127, 5);
+    for (let c = 0; c < 2; c++) expect(q.maxError[c]!).toBeLessThanOrEqual(q.scales[c]! / 2 + 1e-7);
+    expect(Math.max(...Array.from(q.values).map(Math.abs))).toBe(127);
+    expect(Math.max(...Array.from(quantizeWeightsPerChannel(w, [2, 3], 0, true).values).map(Math.abs))).toBe(
+      63,
+    );
+  });
+
+  it('int32 bias uses input scale × weight scale and refuses overflow', () => {
+    const b = quantizeBias(Float32Array.from([0.5, -1]), 0.01, Float32Array.from([0.1, 0.2]));
+    expect(Array.from(b!.values)).toEqual([500, -500]);
+    expect(quantizeBias(Float32Array.from([1e9]), 1e-6, Float32Array.from([1e-6]))).toBeUndefined();
+  });
+
+  it('SQNR and cosine', () => {
+    expect(sqnrDb([1, 2, 3], [1, 2, 3])).toBe(Infinity);
+    expect(sqnrDb([1, 0], [1.1, 0])).toBeCloseTo(20, 5);
+    expect(cosine([1, 0], [0, 1])).toBe(0);
+  });
+});
+
+describe('streaming histogram', () => {
+  it('grows its range in both directions without losing counts', () => {
+    const h = new StreamingHistogram();
+    h.add(Float32Array.from([0, 1]));
+    h.add(Float32Array.from([-50, 200]));
+    expect(h.min).toBe(-50);
+    expect(h.max).toBe(200);
+    expect(h.counts.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(h.lo).toBeLessThanOrEqual(-50);
+    expect(h.lo + h.width * h.counts.length).toBeGreaterThan(200);
+  });
+
+  it('percentile and entropy clip rare outliers that MinMax keeps', () => {
+    const r = rng(3);
+    const h = new StreamingHistogram();
+    const data = Float32Array.from({ length: 100_000 }, () => (r() + r() + r() - 1.5) * 2);
+    data[0] = 80; // one outlier
+    h.add(data);
+    expect(h.max).toBe(80);
+    expect(h.percentileRange(99.99).max).toBeLessThan(10);
+    expect(h.entropyRange().max).toBeLessThan(40);
+  });
+
+  it('tracks per-channel ranges of NCHW tensors', () => {
+    const h = new StreamingHistogram(false);
+    const d = new Float32Array(2 * 4);
+    d.set([0, 1, 2, 3], 0);
+    d.set([0, 100, 50, 25], 4);
+    h.add(d, [1, 2, 2, 2]);
+    expect(Array.from(h.channelMax!)).toEqual([3, 100]);
+  });
+});
+
+describe('calibration', () => {
+  it('records a range for each requested tensor and reports progress', async () => {
+    const m = tinyConvModel();
+    const progress: number[] = [];
+    const r = await calibrate(m, ['conv', 'relu'], source(4, [1, 3, 8, 8]), {
+      method: 'minmax',
+      onProgress: (d) => progress.push(d),
+    });
+    expect(r.samples).toBe(4);
+    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(r.ranges.get('relu')!.min).toBe(0);
+    expect(r.ranges.get('conv')!.min).toBeLessThan(0);
+  });
+
+  it('refuses an empty source and samples that do not fit the model, and can be cancelled', async () => {
+    const m = tinyConvModel();
+    await expect(calibrate(m, ['conv'], source(0, [1, 3, 8, 8]), { method: 'minmax' })).rejects.toMatchObject(
+      {
+        code: 'BAD_INPUT',
+      },
+    );
+    await expect(calibrate(m, ['conv'], source(2, [1, 5, 8, 8]), { method: 'minmax' })).rejects.toMatchObject(
+      {
+        code: 'BAD_INPUT',
+        message: expect.stringContaining('calibration sample s0') as unknown,
+      },
+    );
+    const ac = new AbortController();
+    const p = calibrate(m, ['conv'], source(50, [1, 3, 8, 8]), {
+      method: 'minmax',
+      signal: ac.signal,
+      onProgress: (d) => {
+        if (d === 2) ac.abort();
+      },
+    });
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+});
+
+describe('static QDQ', () => {
+  it('quantized conv model loads, fuses to integer kernels and agrees with FP32', async () => {
+    const m = tinyConvModel();
+    const plan = new Set(['conv0']);
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(8, [1, 3, 8, 8]), {
+      method: 'minmax',
+    });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8' });
+    expect(q.quantized).toEqual(['conv0']);
+    const ops = q.model.graph!.node!.map((n) => n.opType);
+    expect(ops).toContain('QuantizeLinear');
+    expect(q.weights[0]).toMatchObject({ tensor: 'W', channels: 4, bits: 8 });
+    // The float weight is gone; an int8 one took its place.
+    expect(q.model.graph!.initializer!.find((t) => t.name === 'W')).toBeUndefined();
+    const x = randomFloats(3 * 64, 99, 1);
+    const ref = await run(m, x, [1, 3, 8, 8]);
+    const got = await run(q.model, x, [1, 3, 8, 8]);
+    expect(cosine(ref, got)).toBeGreaterThan(0.999);
+  });
+
+  it('refuses models below opset 13 with a hint', () => {
+    const m = tinyConvModel();
+    const opset = m.opsetImport?.[0];
+    if (opset) opset.version = 11;
+    expect(() => quantizeQdq(m, new Set(['conv0']), new Map(), { activationType: 'uint8' })).toThrow(
+      /opset 13/,
+    );
+  });
+
+  it('HardSwish between quantized convs runs as integer Add/Mul and stays accurate', async () => {
+    const m = convHardSwishModel();
+    const plan = new Set(m.graph!.node!.map((n, i) => nodeKey(n, i)));
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(16, [1, 3, 16, 16], 5), {
+      method: 'minmax',
+    });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8' });
+    expect(q.quantized).toContain('hswish');
+    expect(q.model.graph!.node!.some((n) => n.opType === 'HardSwish')).toBe(false);
+    const x = Float32Array.from({ length: 3 * 256 }, (_, i) => Math.sin(i));
+    const ref = await run(m, x, [1, 3, 16, 16]);
+    for (const level of ['disabled', 'all'] as const) {
+      const got = await run(q.model, x, [1, 3, 16, 16], level);
+      expect(cosine(ref, got)).toBeGreaterThan(0.99);
+    }
+  });
+
+  it('quantizeStatic reports kept-float layers and rejects unknown exclusions', async () => {
+    const m = convHardSwishModel();
+    const r = await quantizeStatic(m, source(8, [1, 3, 16, 16]), {
+      method: 'percentile',
+      activationType: 'uint8',
+      exclude: ['conv2'],
+      evalSamples: 2,
+    });
+    expect(r.keptFloat).toContainEqual(
+      expect.objectContaining({ node: 'conv2', reason: 'excluded by the user' }),
+    );
+    expect(r.quantized).toContain('conv1');
+    expect(r.agreement.cosine).toBeGreaterThan(0.98);
+    expect(r.layers.length).toBe(r.quantized.length);
+    await expect(
+      quantizeStatic(m, source(2, [1, 3, 16, 16]), {
+        method: 'minmax',
+        activationType: 'uint8',
+        exclude: ['nope'],
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('nope') as unknown });
+  });
+
+  it('accuracy-aware mode keeps layers float until the budget is met', async () => {
+    const m = convHardSwishModel();
+    const strict = await quantizeStatic(m, source(8, [1, 3, 16, 16]), {
+      method: 'minmax',
+      activationType: 'uint8',
+      accuracyBudget: 0.99999,
+      evalSamples: 2,
+    });
+    const loose = await quantizeStatic(m, source(8, [1, 3, 16, 16]), {
+      method: 'minmax',
+      activationType: 'uint8',
+      evalSamples: 2,
+    });
+    expect(strict.agreement.cosine).toBeGreaterThanOrEqual(Math.min(0.99999, loose.agreement.cosine));
+    expect(strict.quantized.length).toBeLessThanOrEqual(loose.quantized.length);
+  });
+});
+
+describe('dynamic quantization', () => {
+  it('MatMul weights become int8; activations are quantized at run time', async () => {
+    const m = matmulModel();
+    // 7-bit weights: u8×s8 pair sums stay inside int16 on x86 CPUs without VNNI (this one), see qparams.ts.
+    const r = quantizeDynamic(m, { reduceRange: true });
+    expect(r.quantized).toEqual(['mm0']);
+    const ops = r.model.graph!.node!.map((n) => n.opType);
+    expect(ops).toEqual(expect.arrayContaining(['DynamicQuantizeLinear', 'MatMulInteger']));
+    const x = randomFloats(2 * 64, 7, 1);
+    const ref = await run(m, x, [2, 64]);
+    const got = await run(r.model, x, [2, 64]);
+    expect(cosine(ref, got)).toBeGreaterThan(0.999);
+    expect(encodeModel(r.model).length).toBeLessThan(encodeModel(m).length * 0.5);
+  });
+});

@@ -1,0 +1,288 @@
+/**
+ * How much each quantized layer costs in accuracy, measured rather than guessed:
+ * - sensitivity: the model's output error when only that layer is quantized (everything else float);
+ * - per-layer SQNR of the fully quantized model: each quantized layer's output against the FP32 model's value of
+ *   the same tensor, so users see where precision was lost along the graph;
+ * - agreement: output cosine similarity and SQNR of a quantized model against FP32 on the evaluation samples.
+ *
+ * Sessions here run with graph optimization disabled: onnxruntime then evaluates the Q/DQ nodes as written
+ * (float emulation of the integer arithmetic), which is what the placement search needs and much cheaper to
+ * create than fused integer sessions.
+ */
+import type * as ortTypes from 'onnxruntime-node';
+import { AppError } from '../../shared/errors.js';
+import { onnx } from '../onnx/schema.js';
+import { encodeModel } from '../onnx/io.js';
+import { createSession } from '../onnx/ort.js';
+import { exposeTensors, toOrtFeeds, type CalibrationSample, type TensorRange } from './calibrate.js';
+import { cosine, sqnrDb } from './qparams.js';
+import { nodeKey, quantizeQdq, type QdqOptions } from './qdq.js';
+
+export interface Agreement {
+  /** Mean over samples and outputs of the cosine similarity to FP32. */
+  cosine: number;
+  /** Lowest cosine over samples and outputs. */
+  minCosine: number;
+  /** Mean output SQNR in dB. */
+  sqnrDb: number;
+}
+
+export type Outputs = Record<string, Float32Array>[];
+
+/** Shapes of the arrays runAll returned (kept aside so Outputs stays plain arrays). */
+const shapes = new WeakMap<Float32Array, readonly number[]>();
+
+/**
+ * SQNR averaged over channels (axis 1 of NCHW tensors, the last axis of [N, T, C] ones), in dB. Plain SQNR is
+ * dominated by the largest-magnitude channels; a per-tensor uint8 scale stretched by a few outlier channels can
+ * crush the small ones while the tensor-wide SQNR still looks fine. The channel average sees that.
+ */
+export function channelSqnrDb(ref: Float32Array, act: Float32Array): number {
+  const dims = shapes.get(ref) ?? [ref.length];
+  let channels = 1;
+  let inner = ref.length;
+  let channelStride = 0;
+  if (dims.length === 4) {
+    channels = dims[1] ?? 1;
+    inner = (dims[2] ?? 1) * (dims[3] ?? 1);
+    channelStride = inner;
+  } else if (dims.length === 3) {
+    channels = dims[2] ?? 1;
+    inner = (dims[0] ?? 1) * (dims[1] ?? 1);
+    channelStride = -1;
+  }
+  if (channels <= 1) {
+    const v = sqnrDb(ref, act);
+    return Number.isFinite(v) ? Math.min(100, v) : 100;
+  }
+  const batch = ref.length / (channels * inner);
+  let total = 0;
+  for (let c = 0; c < channels; c++) {
+    let sig = 0;
+    let noise = 0;
+    for (let b = 0; b < batch; b++)
+      for (let i = 0; i < inner; i++) {
+        const idx = channelStride === -1 ? (b * inner + i) * channels + c : (b * channels + c) * inner + i;
+        const x = ref[idx] ?? 0;
+        const d = x - (act[idx] ?? 0);
+        sig += x * x;
+        noise += d * d;
+      }
+    total += noise === 0 ? 100 : sig === 0 ? 0 : Math.max(-20, Math.min(100, 10 * Math.log10(sig / noise)));
+  }
+  return total / channels;
+}
+
+export interface EvalContext {
+  samples: readonly CalibrationSample[];
+  reference: Outputs;
+  outputNames: string[];
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+function check(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
+}
+
+async function runAll(
+  model: onnx.IModelProto | Uint8Array,
+  samples: readonly CalibrationSample[],
+  fetch: string[],
+  opts: { threads?: number; optimized?: boolean; signal?: AbortSignal },
+): Promise<Outputs> {
+  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  const session = await createSession(bytes, {
+    graphOptimizationLevel: opts.optimized ? 'all' : 'disabled',
+    ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
+  });
+  try {
+    const out: Outputs = [];
+    for (const s of samples) {
+      check(opts.signal);
+      const r: ortTypes.InferenceSession.ReturnType = await session.run(toOrtFeeds(s.feeds), fetch);
+      const rec: Record<string, Float32Array> = {};
+      for (const name of fetch) {
+        const t = r[name];
+        if (t && t.type === 'float32') {
+          const data = t.data as Float32Array;
+          shapes.set(data, t.dims);
+          rec[name] = data;
+        }
+      }
+      out.push(rec);
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+export function floatOutputNames(model: onnx.IModelProto): string[] {
+  return (model.graph?.output ?? [])
+    .filter((o) => Number(o.type?.tensorType?.elemType ?? 1) === Number(onnx.TensorProto.DataType.FLOAT))
+    .map((o) => o.name ?? '');
+}
+
+export async function referenceOutputs(
+  model: onnx.IModelProto,
+  samples: readonly CalibrationSample[],
+  opts: { threads?: number; signal?: AbortSignal } = {},
+): Promise<EvalContext> {
+  const outputNames = floatOutputNames(model);
+  const reference = await runAll(model, samples, outputNames, { ...opts, optimized: true });
+  return { samples, reference, outputNames, ...opts };
+}
+
+export function compareOutputs(reference: Outputs, actual: Outputs, names: string[]): Agreement {
+  let cosSum = 0;
+  let minCos = 1;
+  let sqnrSum = 0;
+  let n = 0;
+  for (let i = 0; i < reference.length; i++)
+    for (const name of names) {
+      const a = reference[i]?.[name];
+      const b = actual[i]?.[name];
+      if (!a || !b) continue;
+      const c = cosine(a, b);
+      cosSum += c;
+      minCos = Math.min(minCos, c);
+      const s = sqnrDb(a, b);
+      sqnrSum += Number.isFinite(s) ? s : 100;
+      n++;
+    }
+  return n === 0
+    ? { cosine: 1, minCosine: 1, sqnrDb: 100 }
+    : { cosine: cosSum / n, minCosine: minCos, sqnrDb: sqnrSum / n };
+}
+
+/** Agreement of a (quantized) model with the FP32 reference. */
+export async function agreement(
+  model: onnx.IModelProto | Uint8Array,
+  ctx: EvalContext,
+  opts: { optimized?: boolean } = {},
+): Promise<Agreement> {
+  const out = await runAll(model, ctx.samples, ctx.outputNames, { ...ctx, ...opts });
+  return compareOutputs(ctx.reference, out, ctx.outputNames);
+}
+
+export interface LayerSensitivity {
+  node: string;
+  opType: string;
+  /** measureSensitivity: output cosine with only this layer quantized; localSensitivity: NaN. */
+  cosine: number;
+  /** SQNR in dB (model output for measureSensitivity; the layer's output for localSensitivity). */
+  sqnrDb: number;
+  /** localSensitivity: dB of SQNR the layer loses (its worst input's SQNR minus its output's). */
+  lossDb?: number;
+}
+
+/**
+ * Ranks quantized layers, worst first, by the precision each loses locally, from one per-layer SQNR run of the
+ * fully quantized model: loss = (lowest SQNR among the layer's inputs, 100 dB for exact ones) − output SQNR.
+ */
+export function localSensitivity(model: onnx.IModelProto, layers: readonly LayerError[]): LayerSensitivity[] {
+  const byTensor = new Map(layers.map((l) => [l.tensor, l.channelSqnrDb]));
+  const byKey = new Map<string, onnx.INodeProto>();
+  (model.graph?.node ?? []).forEach((n, i) => byKey.set(nodeKey(n, i), n));
+  const producer = new Map<string, onnx.INodeProto>();
+  for (const n of model.graph?.node ?? []) for (const o of n.output ?? []) if (o) producer.set(o, n);
+  // SQNR of a tensor: measured when a quantized layer produced it; otherwise inherited through float nodes.
+  const memo = new Map<string, number>();
+  const sqnrOf = (t: string, depth = 0): number => {
+    const known = byTensor.get(t) ?? memo.get(t);
+    if (known !== undefined) return known;
+    const p = producer.get(t);
+    if (!p || depth > 64) return 100;
+    const v = Math.min(100, ...(p.input ?? []).filter(Boolean).map((i) => sqnrOf(i, depth + 1)));
+    memo.set(t, v);
+    return v;
+  };
+  const out = layers.map((l) => {
+    const n = byKey.get(l.node);
+    const inputs = (n?.input ?? []).filter(Boolean).map((i) => sqnrOf(i));
+    const inSqnr = Math.min(100, ...inputs);
+    return {
+      node: l.node,
+      opType: l.opType,
+      cosine: NaN,
+      sqnrDb: l.channelSqnrDb,
+      lossDb: inSqnr - l.channelSqnrDb,
+    };
+  });
+  return out.sort((a, b) => (b.lossDb ?? 0) - (a.lossDb ?? 0));
+}
+
+/** Quantizes each candidate alone and measures the model's output error. */
+export async function measureSensitivity(
+  model: onnx.IModelProto,
+  candidates: readonly string[],
+  ranges: ReadonlyMap<string, TensorRange>,
+  qdq: QdqOptions,
+  ctx: EvalContext,
+  onProgress?: (done: number, total: number) => void,
+): Promise<LayerSensitivity[]> {
+  const ops = new Map<string, string>();
+  (model.graph?.node ?? []).forEach((n, i) => ops.set(nodeKey(n, i), n.opType ?? ''));
+  const out: LayerSensitivity[] = [];
+  let done = 0;
+  for (const c of candidates) {
+    check(ctx.signal);
+    const q = quantizeQdq(model, new Set([c]), ranges, qdq);
+    const a = await agreement(q.model, ctx);
+    out.push({ node: c, opType: ops.get(c) ?? '', cosine: a.cosine, sqnrDb: a.sqnrDb });
+    onProgress?.(++done, candidates.length);
+  }
+  return out;
+}
+
+export interface LayerError {
+  node: string;
+  opType: string;
+  tensor: string;
+  sqnrDb: number;
+  /** SQNR averaged over channels (see channelSqnrDb). */
+  channelSqnrDb: number;
+}
+
+/**
+ * Per-layer SQNR of a quantized model: each quantized node's output in the quantized model against the same
+ * tensor in the FP32 model (accumulated error up to that layer).
+ */
+export async function perLayerSqnr(
+  fp32: onnx.IModelProto,
+  quantized: onnx.IModelProto,
+  nodes: readonly string[],
+  ctx: EvalContext,
+  /** Tensor → its dequantized name in the quantized model: the value consumers read is what is compared. */
+  dequantized: ReadonlyMap<string, string> = new Map(),
+): Promise<LayerError[]> {
+  const byKey = new Map<string, onnx.INodeProto>();
+  (fp32.graph?.node ?? []).forEach((n, i) => byKey.set(nodeKey(n, i), n));
+  const pairs: { node: string; opType: string; tensor: string }[] = [];
+  for (const k of nodes) {
+    const n = byKey.get(k);
+    const t = n?.output?.[0];
+    if (n && t) pairs.push({ node: k, opType: n.opType ?? '', tensor: t });
+  }
+  const names = pairs.map((p) => p.tensor);
+  if (names.length === 0) return [];
+  const qNames = names.map((t) => dequantized.get(t) ?? t);
+  const a = await runAll(exposeTensors(fp32, names), ctx.samples, names, { ...ctx, optimized: true });
+  const b = await runAll(exposeTensors(quantized, qNames), ctx.samples, qNames, ctx);
+  return pairs.map((p) => {
+    let s = 0;
+    let cs = 0;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]?.[p.tensor];
+      const y = b[i]?.[dequantized.get(p.tensor) ?? p.tensor];
+      if (!x || !y) continue;
+      const v = sqnrDb(x, y);
+      s += Number.isFinite(v) ? Math.min(100, v) : 100;
+      cs += channelSqnrDb(x, y);
+      n++;
+    }
+    return { ...p, sqnrDb: n ? s / n : 100, channelSqnrDb: n ? cs / n : 100 };
+  });
+}

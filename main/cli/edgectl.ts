@@ -11,6 +11,8 @@ export function buildProgram(): Command {
   const program = new Command('edgectl')
     .description('Edge Console: build, deploy and watch ML models on edge devices')
     .version(APP_VERSION)
+    // Program options only before the subcommand: `edgectl build --version 1.2.0` is the artifact's version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStartCommand(program);

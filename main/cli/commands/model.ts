@@ -3,7 +3,7 @@
  * terminals and CI pipelines. Builds print progress to stderr (a bar on a terminal, one line per stage
  * otherwise), Ctrl-C cancels cleanly (no partial artifact), and the result is recorded in the fleet log.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { AppError } from '../../../shared/errors.js';
@@ -252,8 +252,24 @@ export function registerModelCommands(program: Command): void {
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };
           const started = Date.now();
+          mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
           const store = await openFleetLog({ dbPath: fleetDbPath(opts.dataDir), inProcess: true });
           try {
+            const name = opts.name ?? path.basename(opts.model).replace(/\.onnx$/i, '');
+            const prior = (await store.listBuilds({ name, limit: 1000 })).find(
+              (b) =>
+                b.status === 'succeeded' &&
+                b.version === opts.version &&
+                b.target === opts.target &&
+                b.precision === opts.precision,
+            );
+            if (prior) {
+              throw new AppError(
+                'CONFLICT',
+                `${name} ${opts.version} for ${opts.target} (${opts.precision}) was already built (${prior.artifactDir ?? ''})`,
+                { hint: 'Versions are immutable: bump --version (e.g. 0.1.1).' },
+              );
+            }
             try {
               const res = await buildModel(req);
               await store.recordBuild(res.record);
@@ -274,6 +290,48 @@ export function registerModelCommands(program: Command): void {
           }
         },
       ),
+    );
+
+  program
+    .command('builds')
+    .description('List the builds recorded in the fleet log, newest first')
+    .option('--name <name>', 'only builds of this artifact name')
+    .option('--limit <n>', 'at most this many', parseIntOption('--limit', 1, 1000), 50)
+    .option('--data-dir <dir>', 'console data directory', defaultDataDir())
+    .option('--json', 'print JSON')
+    .action(
+      runAction(async (opts: { name?: string; limit: number; dataDir: string; json?: boolean }) => {
+        if (!existsSync(fleetDbPath(opts.dataDir)))
+          throw new AppError('NOT_FOUND', `no fleet log at ${fleetDbPath(opts.dataDir)}`, {
+            hint: 'Run a build or start the console first, or pass --data-dir.',
+          });
+        const store = await openFleetLog({ dbPath: fleetDbPath(opts.dataDir), inProcess: true });
+        try {
+          const rows = await store.listBuilds({
+            limit: opts.limit,
+            ...(opts.name ? { name: opts.name } : {}),
+          });
+          if (opts.json) {
+            process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+            return;
+          }
+          const lines = rows.map((b) =>
+            [
+              new Date(b.createdAt).toISOString().slice(0, 19).replace('T', ' '),
+              b.status.padEnd(9),
+              `${b.name} ${b.version}`.padEnd(40),
+              b.target.padEnd(16),
+              b.precision.padEnd(5),
+              b.status === 'succeeded'
+                ? `size ×${String(b.summary.sizeRatio ?? '?')} agreement ${String(b.summary.agreement ?? '—')}`
+                : (b.error ?? '').slice(0, 60),
+            ].join('  '),
+          );
+          process.stdout.write((lines.length ? lines.join('\n') : 'No builds recorded yet.') + '\n');
+        } finally {
+          await store.close();
+        }
+      }),
     );
 
   const artifact = program.command('artifact').description('Verify and package model artifacts');

@@ -1,0 +1,207 @@
+// edgectl model inspect / build / builds / artifact verify, run as a user runs them: the bundled CLI in a child
+// process, a real PP-OCR model, a fresh data directory (signing key and fleet log created on first use).
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REAL_MODELS } from '../../models/onnx/testing.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'dist', 'edgectl.cjs');
+const dir = mkdtempSync(join(tmpdir(), 'edge-model-cli-'));
+const data = join(dir, 'data');
+const env = { ...process.env, EDGE_CONSOLE_DATA_DIR: data };
+
+function edgectl(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000, env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('edgectl model commands', () => {
+  it('inspects a real model', () => {
+    const r = edgectl('model', 'inspect', REAL_MODELS.cls);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/opset ai\.onnx 9/);
+    expect(r.stdout).toMatch(/input\s+x: float32/);
+    expect(r.stdout).toMatch(/Conv 53/);
+  });
+
+  it('builds a signed INT8 artifact, records it, and verification catches tampering', () => {
+    const out = join(dir, 'cls-int8');
+    const r = edgectl(
+      'build',
+      '--model',
+      REAL_MODELS.cls,
+      '--target',
+      'cpu-x86_64',
+      '--precision',
+      'int8',
+      '--calibration',
+      'gen:ocr-lines:8',
+      '--version',
+      '1.0.0',
+      '--out',
+      out,
+    );
+    expect(r.stderr).toMatch(/100% Built/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/quantized\s+\d+ nodes \(static\)/);
+    expect(r.stdout).toMatch(/target\s+OK/);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+      precision: string;
+      files: { path: string }[];
+    };
+    expect(manifest.precision).toBe('int8');
+    expect(manifest.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['model.onnx', 'build-report.json', 'model.ort-optimized.onnx']),
+    );
+    expect(edgectl('artifact', 'verify', out).stdout).toMatch(/^OK:/);
+    const builds = edgectl('builds', '--json');
+    expect(JSON.parse(builds.stdout)).toEqual([
+      expect.objectContaining({
+        status: 'succeeded',
+        version: '1.0.0',
+        target: 'cpu-x86_64',
+        artifactDir: out,
+      }),
+    ]);
+    // Same version again: versions are immutable.
+    const again = edgectl(
+      'build',
+      '--model',
+      REAL_MODELS.cls,
+      '--target',
+      'cpu-x86_64',
+      '--precision',
+      'int8',
+      '--calibration',
+      'gen:ocr-lines:8',
+      '--version',
+      '1.0.0',
+      '--out',
+      join(dir, 'again'),
+    );
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already built/);
+    expect(existsSync(join(dir, 'again'))).toBe(false);
+    // One changed byte in the model fails verification (exit 1), naming the file.
+    appendFileSync(join(out, 'model.onnx'), 'x');
+    const bad = edgectl('artifact', 'verify', out);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAILED[\s\S]*model\.onnx/);
+    // An edited manifest fails the signature check.
+    const m = readFileSync(join(out, 'manifest.json'), 'utf8').replace('"1.0.0"', '"1.0.1"');
+    writeFileSync(join(out, 'manifest.json'), m);
+    expect(edgectl('artifact', 'verify', out).stdout).toMatch(/signature/);
+  });
+
+  it('bad inputs get one clear line and no artifact', () => {
+    const notOnnx = edgectl(
+      'build',
+      '--model',
+      join(root, 'package.json'),
+      '--target',
+      'cpu-x86_64',
+      '--precision',
+      'fp32',
+      '--out',
+      join(dir, 'x1'),
+    );
+    expect(notOnnx.code).toBe(2);
+    expect(notOnnx.stderr).toMatch(/not an ONNX model/);
+    const nano = edgectl(
+      'build',
+      '--model',
+      REAL_MODELS.cls,
+      '--target',
+      'jetson-nano',
+      '--precision',
+      'int8',
+      '--calibration',
+      'gen:ocr-lines:4',
+      '--out',
+      join(dir, 'x2'),
+    );
+    expect(nano.code).toBe(2);
+    expect(nano.stderr).toMatch(/does not run INT8/);
+    const noCal = edgectl(
+      'build',
+      '--model',
+      REAL_MODELS.cls,
+      '--target',
+      'cpu-x86_64',
+      '--precision',
+      'int8',
+      '--out',
+      join(dir, 'x3'),
+    );
+    expect(noCal.stderr).toMatch(/needs calibration data/);
+    const badTarget = edgectl(
+      'build',
+      '--model',
+      REAL_MODELS.cls,
+      '--target',
+      'tpu',
+      '--precision',
+      'int8',
+      '--out',
+      join(dir, 'x4'),
+    );
+    expect(badTarget.code).toBe(2);
+    expect(badTarget.stderr).toMatch(/--target must be one of/);
+    for (const d of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(join(dir, d))).toBe(false);
+  });
+
+  it('Ctrl-C cancels a build: no artifact, nothing half-written, recorded as cancelled', async () => {
+    const out = join(dir, 'det-cancelled');
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'build',
+        '--model',
+        REAL_MODELS.det,
+        '--target',
+        'cpu-x86_64',
+        '--precision',
+        'int8',
+        '--calibration',
+        'gen:ocr-pages:64',
+        '--out',
+        out,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // One Ctrl-C cancels cleanly (a second one would force an immediate exit).
+      if (!sent && /Converting to INT8/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).toMatch(/Cancelling the build/);
+    expect(code).not.toBe(0);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes('.partial'))).toEqual([]);
+    const builds = JSON.parse(edgectl('builds', '--json').stdout) as { status: string; sourceName: string }[];
+    expect(builds[0], JSON.stringify(builds.slice(0, 2))).toMatchObject({
+      status: 'cancelled',
+      sourceName: 'ch_PP-OCRv4_det_infer.onnx',
+    });
+  });
+});

@@ -93,7 +93,7 @@ describe('elementwise fusion', () => {
   it('leaves a value with another consumer alone', () => {
     const m = exporterPattern();
     // c1 is also a graph output now: the Mul after it must not be folded into the conv.
-    m.graph!.output!.push(valueInfo('c1', 'float32', [1, 4, 8, 8]) as onnx.ValueInfoProto);
+    m.graph!.output!.push(valueInfo('c1', 'float32', [1, 4, 8, 8]));
     const { report } = fuseElementwise(m);
     expect(report.foldedIntoConvOutput).toBe(2);
   });

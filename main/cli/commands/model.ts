@@ -323,7 +323,7 @@ export function registerModelCommands(program: Command): void {
               b.target.padEnd(16),
               b.precision.padEnd(5),
               b.status === 'succeeded'
-                ? `size ×${String(b.summary.sizeRatio ?? '?')} agreement ${String(b.summary.agreement ?? '—')}`
+                ? `size ×${JSON.stringify(b.summary.sizeRatio ?? '?')} agreement ${JSON.stringify(b.summary.agreement ?? null)}`
                 : (b.error ?? '').slice(0, 60),
             ].join('  '),
           );

@@ -46,6 +46,8 @@ export interface TensorRange {
    * fills the range). Low values mean a few channels set the scale and the rest are crushed into a few levels.
    */
   channelLevels?: number;
+  /** Mean of each channel over the calibration data (axis 1 of NCHW tensors): input to bias correction. */
+  channelMean?: Float64Array;
 }
 
 export interface CalibrationOptions {
@@ -92,6 +94,9 @@ export class StreamingHistogram {
   channelMax: Float64Array | undefined;
   /** Values per channel per sample (spread statistics need more than a handful). */
   channelInner = 0;
+  /** Per-channel sums and value count, for the channel means bias correction uses. */
+  channelSum: Float64Array | undefined;
+  channelCount = 0;
 
   /** binned: false keeps only min and max (the MinMax method needs nothing else). */
   constructor(private readonly binned = true) {}
@@ -107,6 +112,9 @@ export class StreamingHistogram {
       this.channelMax ??= new Float64Array(channels).fill(-Infinity);
       const cmin = this.channelMin;
       const cmax = this.channelMax;
+      this.channelSum ??= new Float64Array(channels);
+      const csum = this.channelSum;
+      this.channelCount += data.length / channels;
       if (rank === 4) {
         const inner = (dims[2] ?? 1) * (dims[3] ?? 1);
         const batch = data.length / (channels * inner);
@@ -114,19 +122,23 @@ export class StreamingHistogram {
           for (let c = 0; c < channels; c++) {
             let lo = cmin[c] as number;
             let hi = cmax[c] as number;
+            let sum = 0;
             const base = (b * channels + c) * inner;
             for (let i = base; i < base + inner; i++) {
               const v = data[i] as number;
+              sum += v;
               if (v < lo) lo = v;
               if (v > hi) hi = v;
             }
             cmin[c] = lo;
             cmax[c] = hi;
+            csum[c] = (csum[c] as number) + sum;
           }
       } else {
         for (let i = 0; i < data.length; i++) {
           const c = i % channels;
           const v = data[i] as number;
+          csum[c] = (csum[c] as number) + v;
           if (v < (cmin[c] as number)) cmin[c] = v;
           if (v > (cmax[c] as number)) cmax[c] = v;
         }
@@ -394,6 +406,10 @@ export async function calibrate(
         levels.push(scale > 0 ? ((h.channelMax[c] as number) - (h.channelMin[c] as number)) / scale : 255);
       levels.sort((a, b) => a - b);
       r = { ...r, channelLevels: levels[levels.length >> 1] ?? 255 };
+    }
+    if (h.channelSum && h.channelCount > 0) {
+      const n = h.channelCount;
+      r = { ...r, channelMean: h.channelSum.map((v) => v / n) };
     }
     ranges.set(name, r);
   }

@@ -86,6 +86,12 @@ export interface QdqOptions {
   symmetricActivations?: boolean;
   /** 7-bit weights for CPUs without VNNI (see qparams.ts). */
   reduceRange?: boolean;
+  /**
+   * Bias correction (default true): rounding a Conv's weights shifts its output by ΔW·E[x] on average; with the
+   * input's per-channel means from calibration, that shift is subtracted from the bias (Nagel et al. 2019,
+   * "Data-Free Quantization", empirical variant). Exact for the mean away from zero-padded borders.
+   */
+  biasCorrection?: boolean;
 }
 
 export interface QuantizedTensorInfo {
@@ -197,6 +203,41 @@ function vecInit(
     dims: [data.length],
     rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   });
+}
+
+/**
+ * Mean output shift per output channel caused by rounding the weights: Σ (Ŵ − W)[o, c, k] · mean[c], with c the
+ * input channel each weight reads (grouped convolutions read their group's slice).
+ */
+export function convBiasShift(
+  w: Float64Array,
+  q: Int8Array,
+  scales: Float32Array,
+  dims: readonly number[],
+  group: number,
+  inputMean: Float64Array,
+): Float64Array | undefined {
+  const m = dims[0] ?? 0;
+  const cinPerGroup = dims[1] ?? 0;
+  const k = dims.slice(2).reduce((a, b) => a * b, 1);
+  if (inputMean.length !== cinPerGroup * group) return undefined;
+  const outPerGroup = m / group;
+  const shift = new Float64Array(m);
+  for (let o = 0; o < m; o++) {
+    const g = Math.floor(o / outPerGroup);
+    const s = scales[o] ?? 1;
+    let acc = 0;
+    for (let c = 0; c < cinPerGroup; c++) {
+      const mu = inputMean[g * cinPerGroup + c] ?? 0;
+      if (mu === 0) continue;
+      const base = (o * cinPerGroup + c) * k;
+      let d = 0;
+      for (let i = 0; i < k; i++) d += (q[base + i] ?? 0) * s - (w[base + i] ?? 0);
+      acc += d * mu;
+    }
+    shift[o] = acc;
+  }
+  return shift;
 }
 
 /** Quantizes the nodes in `plan` (by name) using calibrated `ranges`; the input model is not changed. */
@@ -456,6 +497,7 @@ export function quantizeQdq(
     }
     // Weight and bias.
     let weightScales: Float32Array | undefined;
+    let biasShift: Float64Array | undefined;
     if (wIdx !== undefined && wTensor && wIsWeight) {
       const dims = tensorDims(wTensor);
       const axis = rule.weight?.axis(n, dims);
@@ -478,6 +520,18 @@ export function quantizeQdq(
           qw.values[i] = Math.max(-127, Math.min(127, Math.round((values[i] ?? 0) / s)));
       }
       weightScales = qw.scales;
+      if (n.opType === 'Conv' && opts.biasCorrection !== false && axis === 0) {
+        const mean = ranges.get(ins[0] ?? '')?.channelMean;
+        if (mean)
+          biasShift = convBiasShift(
+            values,
+            qw.values,
+            qw.scales,
+            dims,
+            int64(attribute(n, 'group')?.i ?? 1),
+            mean,
+          );
+      }
       const base = (ins[wIdx] ?? 'w').replace(/[^A-Za-z0-9_.:-]/g, '_');
       const qn = uniqueName(`${base}_quantized`, taken);
       const sn = uniqueName(`${base}_scale`, taken);
@@ -526,10 +580,27 @@ export function quantizeQdq(
       });
     }
     const bIdx = rule.bias;
-    const bName = bIdx !== undefined ? ins[bIdx] : undefined;
-    if (bIdx !== undefined && bName && weightScales && inits.has(bName)) {
+    const bExisting = bIdx !== undefined ? n.input?.[bIdx] : undefined;
+    if (bIdx !== undefined && weightScales && biasShift && !(bExisting && inits.has(bExisting))) {
+      // No bias yet: the correction needs one.
+      const zeroBias = uniqueName(`${key.replace(/[^A-Za-z0-9_.:-]/g, '_')}_bias`, taken);
+      const t = onnx.TensorProto.create({
+        name: zeroBias,
+        dataType: DataType.FLOAT,
+        dims: [biasShift.length],
+      });
+      t.rawData = new Uint8Array(new Float32Array(biasShift.length).buffer);
+      inits.set(zeroBias, t);
+      newInits.push(t);
+      while ((n.input ?? []).length < bIdx) n.input!.push('');
+      n.input![bIdx] = zeroBias;
+    }
+    const bName2 = bIdx !== undefined ? (n.input?.[bIdx] ?? undefined) : undefined;
+    if (bIdx !== undefined && bName2 && weightScales && inits.has(bName2)) {
+      const bName = bName2;
       const bt = inits.get(bName);
-      const values = bt ? readFloats(bt) : undefined;
+      const raw = bt ? readFloats(bt) : undefined;
+      const values = raw && biasShift ? raw.map((v, i) => v - (biasShift[i] ?? 0)) : raw;
       const inP = inputParams.get(0);
       const qb = values && inP ? quantizeBias(values, inP.scale, weightScales) : undefined;
       if (qb) {

@@ -57,6 +57,8 @@ export interface StaticOptions {
   ops?: readonly string[];
   /** Node names or op types kept in float. */
   exclude?: readonly string[];
+  /** Correct Conv biases for the mean shift weight rounding causes (see QdqOptions.biasCorrection). */
+  biasCorrection?: boolean;
   /**
    * Keep depthwise convolutions float (default true). Measured on onnxruntime 1.30, x86-64 AVX2, 1 thread, with
    * the PP-OCRv4 detector: its int8 depthwise QLinearConv ran at 0.6–1.0× the float kernel's speed, while
@@ -66,7 +68,7 @@ export interface StaticOptions {
   /** Accuracy-aware mode: the lowest acceptable mean output cosine similarity to FP32 (e.g. 0.99). */
   accuracyBudget?: number;
   /**
-   * Activations whose median channel spans fewer uint8 steps than this (of 255) stay float (default 32; 0 turns
+   * Activations whose median channel spans fewer uint8 steps than this (of 255) stay float (default 24; 0 turns
    * the rule off). See TensorRange.channelLevels.
    */
   minChannelLevels?: number;
@@ -192,6 +194,7 @@ export async function quantizeStatic(
   });
   const qdqOpts = {
     activationType: opts.activationType,
+    ...(opts.biasCorrection !== undefined ? { biasCorrection: opts.biasCorrection } : {}),
     ...(opts.symmetricActivations !== undefined ? { symmetricActivations: opts.symmetricActivations } : {}),
     ...(opts.reduceRange !== undefined ? { reduceRange: opts.reduceRange } : {}),
   };
@@ -208,7 +211,7 @@ export async function quantizeStatic(
     return hit;
   };
   const levelsOf = (t: string): number => cal.ranges.get(t)?.channelLevels ?? 255;
-  const minLevels = opts.minChannelLevels ?? 32;
+  const minLevels = opts.minChannelLevels ?? 24;
   const crushed = new Set([...cal.ranges.keys()].filter((t) => levelsOf(t) < minLevels));
   const crushReason = (t: string): string =>
     `activation ${t}: its median channel spans only ${levelsOf(t).toFixed(1)} of 255 uint8 steps (a few channels set the per-tensor scale; quantizing it would crush the rest)`;

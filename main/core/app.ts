@@ -2,6 +2,7 @@ import { AgentClient } from '../../devices/client/agent-client.js';
 import { AppError } from '../../shared/errors.js';
 import type { DeviceRow } from '../../shared/fleet.js';
 import type { FleetStore } from '../fleetlog/types.js';
+import { attachUploads, createBuildService, uploadsDir, UploadStore } from './builds.js';
 import { Collector, type CollectorOptions } from './collector.js';
 import type { Handlers } from './dispatcher.js';
 import { EventBus } from './events.js';
@@ -15,6 +16,8 @@ export interface CoreOptions {
   collector?: Omit<CollectorOptions, 'store' | 'onDevicesChanged'> | false;
   clock?: () => number;
   log?: (msg: string) => void;
+  /** Model builds: the worker bundle (default dist/build.worker.cjs) and the upload size limit. */
+  builds?: { workerPath?: string; maxUploadBytes?: number; maxConcurrent?: number };
 }
 
 export interface Core {
@@ -23,6 +26,8 @@ export interface Core {
   jobs: JobRegistry;
   collector: Collector | null;
   store: FleetStore;
+  /** Uploaded files (models, calibration data): the transports stream raw bytes into it. */
+  uploads: UploadStore;
   close(): Promise<void>;
 }
 
@@ -64,7 +69,27 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
           log: opts.log ?? (() => undefined),
         });
 
+  const builds = createBuildService({
+    dataDir: opts.dataDir,
+    store,
+    jobs,
+    bus,
+    clock,
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.builds?.workerPath ? { workerPath: opts.builds.workerPath } : {}),
+    ...(opts.builds?.maxConcurrent ? { maxConcurrent: opts.builds.maxConcurrent } : {}),
+    ...(opts.builds?.maxUploadBytes
+      ? {
+          uploads: new UploadStore({
+            root: uploadsDir(opts.dataDir),
+            maxBytes: opts.builds.maxUploadBytes,
+          }),
+        }
+      : {}),
+  });
+
   const handlers: Handlers = {
+    ...builds.handlers,
     'app.info': async () => ({
       name: APP_NAME,
       version: APP_VERSION,
@@ -134,6 +159,8 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
   };
 
+  attachUploads(handlers, builds.uploads);
+
   if (collector) await collector.start();
   // Warm the fleet log's overview (page cache, parsed identities) before any window asks for it.
   await store.listDevices();
@@ -144,8 +171,11 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     jobs,
     collector,
     store,
+    uploads: builds.uploads,
     async close() {
       jobs.cancelAll();
+      // Cancelled builds stop at their next check and are recorded as cancelled before the log closes.
+      await builds.settle();
       if (pushTimer) clearTimeout(pushTimer);
       await collector?.stop();
       await store.close();

@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { CallResult } from '../../shared/contract.js';
+import { UPLOAD_PATH, type CallResult } from '../../shared/contract.js';
+import { toWireError } from '../../shared/errors.js';
 import {
   API_CALL_PATH,
   API_PREFIX,
@@ -13,6 +14,7 @@ import {
   WS_PROTOCOL,
   WS_TOKEN_PREFIX,
 } from '../../shared/transport.js';
+import { uploadsOf, UploadTooLargeError, type UploadStore } from '../core/builds.js';
 import { dispatch, httpStatusFor, type DispatchOptions, type Handlers } from '../core/dispatcher.js';
 import type { EventBus } from '../core/events.js';
 
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
   token?: string;
   dispatch?: DispatchOptions;
   maxBodyBytes?: number;
+  /** Where `POST /api/upload` streams files; default: the store the core attached to `handlers`. */
+  uploads?: UploadStore;
 }
 
 export interface RunningHttpServer {
@@ -130,6 +134,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       );
       return;
     }
+    if (pathname === UPLOAD_PATH) {
+      await handleUpload(req, res);
+      return;
+    }
     if (!pathname.startsWith(API_CALL_PATH)) {
       fail(res, 404, 'NOT_FOUND', `No API route ${pathname}.`);
       return;
@@ -177,6 +185,47 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       opts.dispatch,
     );
     sendJson(res, httpStatusFor(result), result);
+  };
+
+  /**
+   * `POST /api/upload?name=<file>[&uploadId=<id>]`: the body is the file's raw bytes, streamed to disk (never
+   * buffered), hashed on the way. Over the size limit: 413, before reading when Content-Length says so.
+   */
+  const handleUpload = async (req: IncomingMessage, res: ServerResponse) => {
+    const uploads = opts.uploads ?? uploadsOf(opts.handlers);
+    if (!uploads) {
+      fail(res, 404, 'NOT_FOUND', 'This console takes no uploads.');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      fail(res, 405, 'BAD_INPUT', 'Uploads are POST with the file as the body.');
+      return;
+    }
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const lengthHeader = req.headers['content-length'];
+    const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
+    if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
+      fail(res, 400, 'BAD_INPUT', 'Content-Length is not a byte count.');
+      return;
+    }
+    try {
+      const value = await uploads.receive(req, {
+        name: query.get('name'),
+        uploadId: query.get('uploadId'),
+        declaredBytes: declared,
+      });
+      sendJson(res, 200, { ok: true, value } satisfies CallResult);
+    } catch (err) {
+      const error = toWireError(err);
+      const tooLarge = err instanceof UploadTooLargeError;
+      if (!req.complete) {
+        // Answer now and discard the rest, so the client reads the error rather than a reset.
+        res.setHeader('connection', 'close');
+        req.resume();
+      }
+      sendJson(res, tooLarge ? 413 : httpStatusFor({ ok: false, error }), { ok: false, error });
+    }
   };
 
   const handleStatic = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {

@@ -37,6 +37,8 @@ import { runCompileStep, type CompileOutcome } from './compile-step.js';
 export type BuildPrecision = 'fp32' | 'fp16' | 'int8';
 
 export interface BuildRequest {
+  /** Build id (recorded in the manifest and the fleet log); default: a new UUID. */
+  id?: string;
   modelPath: string;
   /** Artifact name; default: the model file's base name. */
   name?: string;
@@ -179,7 +181,7 @@ function check(signal?: AbortSignal): void {
 export async function buildModel(req: BuildRequest): Promise<BuildResult> {
   const started = Date.now();
   const t0 = performance.now();
-  const id = randomUUID();
+  const id = req.id ?? randomUUID();
   const target: TargetProfile = getTarget(req.target);
   const precision = req.precision;
   const mode = precision === 'int8' ? (req.mode ?? 'static') : null;

@@ -232,6 +232,7 @@ export function registerModelCommands(program: Command): void {
           };
           process.once('SIGINT', onSigint);
           const req: BuildRequest = {
+            id: crypto.randomUUID(),
             modelPath: opts.model,
             version: opts.version,
             target: opts.target,
@@ -280,7 +281,7 @@ export function registerModelCommands(program: Command): void {
               );
             } catch (err) {
               await store
-                .recordBuild(failedRecord(req, crypto.randomUUID(), started, err))
+                .recordBuild(failedRecord(req, req.id ?? crypto.randomUUID(), started, err))
                 .catch(() => undefined);
               throw err;
             }

@@ -7,6 +7,8 @@ import {
   type EventPayload,
   contract,
   events as eventSchemas,
+  UPLOAD_PATH,
+  UploadResult,
 } from '../../../shared/contract.js';
 import { AppError } from '../../../shared/errors.js';
 import { DeviceRow, DeviceStatus } from '../../../shared/fleet.js';
@@ -29,8 +31,38 @@ export interface ApiClient {
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   /** 'open' | 'connecting' | 'closed': for the connection indicator. */
   onConnection(listener: (state: ConnectionState) => void): () => void;
+  /** Streams one file to the console's upload folder (same uploadId: same folder). */
+  upload(file: Blob, opts: UploadOptions): Promise<UploadResult>;
 }
 export type ConnectionState = 'open' | 'connecting' | 'closed';
+
+export interface UploadOptions {
+  name: string;
+  uploadId?: string;
+  signal?: AbortSignal;
+  /** Bytes sent so far (HTTP transport only: XMLHttpRequest reports upload progress, fetch does not). */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export function uploadUrl(base: string, opts: Pick<UploadOptions, 'name' | 'uploadId'>): string {
+  const q = new URLSearchParams({ name: opts.name });
+  if (opts.uploadId) q.set('uploadId', opts.uploadId);
+  return `${base}${UPLOAD_PATH}?${q.toString()}`;
+}
+
+/** An upload answer (a CallResult whose value is an UploadResult) or a transport failure, as AppError. */
+export function parseUploadResponse(status: number, text: string): UploadResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new AppError('INTERNAL', `The console answered the upload with HTTP ${status} and no result.`);
+  }
+  const res = CallResult.safeParse(raw);
+  if (!res.success) throw new AppError('INTERNAL', 'Malformed response to the upload.');
+  if (!res.data.ok) throw AppError.fromWire(res.data.error);
+  return UploadResult.parse(res.data.value);
+}
 
 type Listener = (payload: unknown) => void;
 
@@ -106,7 +138,59 @@ export function createElectronClient(bridge: PreloadBridge): ApiClient {
       listener('open');
       return () => undefined;
     },
+    async upload(file, opts) {
+      // Served by the app:// protocol handler in the main process (same origin as the page).
+      const res = await fetch(uploadUrl('', opts), {
+        method: 'POST',
+        body: file,
+        signal: opts.signal ?? null,
+      });
+      return parseUploadResponse(res.status, await res.text());
+    },
   };
+}
+
+function xhrUpload(url: string, token: string, file: Blob, opts: UploadOptions): Promise<UploadResult> {
+  return new Promise<UploadResult>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('authorization', `Bearer ${token}`);
+    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    if (opts.onProgress) {
+      const report = opts.onProgress;
+      xhr.upload.onprogress = (e) => report(e.loaded, e.lengthComputable ? e.total : file.size);
+    }
+    xhr.onload = () => {
+      if (xhr.status === 401) {
+        reject(
+          new AppError('UNAUTHORIZED', 'The console rejected this page’s access token.', {
+            hint: 'Open the URL printed by `npm start` (it carries a fresh token).',
+          }),
+        );
+        return;
+      }
+      try {
+        resolve(parseUploadResponse(xhr.status, xhr.responseText));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    xhr.onerror = () =>
+      reject(
+        new AppError('DEVICE_UNREACHABLE', 'The upload did not reach the console server.', {
+          hint: 'Is `npm start` still running? Restart it and reload this page.',
+        }),
+      );
+    xhr.onabort = () => reject(new DOMException('Upload cancelled.', 'AbortError'));
+    if (opts.signal) {
+      if (opts.signal.aborted) {
+        reject(new DOMException('Upload cancelled.', 'AbortError'));
+        return;
+      }
+      opts.signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(file);
+  });
 }
 
 export function createHttpClient(opts: {
@@ -187,6 +271,9 @@ export function createHttpClient(opts: {
       connListeners.add(listener);
       listener(state);
       return () => connListeners.delete(listener);
+    },
+    upload(file, uploadOpts) {
+      return xhrUpload(uploadUrl(opts.baseUrl, uploadOpts), opts.token, file, uploadOpts);
     },
   };
 }

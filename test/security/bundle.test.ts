@@ -16,12 +16,21 @@ describe('built bundles', () => {
     expect(js.length).toBeGreaterThan(0);
     for (const f of js) {
       const text = readFileSync(f, 'utf8');
-      for (const banned of [
+      // Module references, not mere mentions (the target profiles name onnxruntime-node in their prose).
+      for (const mod of [
         'better-sqlite3',
-        'better_sqlite3.node',
         'onnxruntime-node',
+        'serialport',
+        '@serialport/[a-z-]+',
+        '@napi-rs/canvas',
+      ]) {
+        const ref = new RegExp(`(require\\(|from\\s*|import\\(\\s*)["'\`]${mod}["'\`/]`);
+        expect(ref.test(text), `${mod} imported in ${f}`).toBe(false);
+      }
+      for (const banned of [
+        'better_sqlite3.node',
         'onnxruntime_binding',
-        '@serialport',
+        'skia.linux',
         'require("fs")',
         'require("child_process")',
         '"node:fs"',

@@ -106,6 +106,8 @@ export interface StaticResult {
   qdq: Pick<QdqResult, 'activations' | 'weights'>;
 }
 
+const WEIGHTED = new Set(['Conv', 'MatMul', 'Gemm']);
+
 function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
   const group = int64(attribute(n, 'group')?.i ?? 1);
   if (group <= 1) return false;
@@ -177,6 +179,25 @@ export async function quantizeStatic(
       },
     );
   }
+  // Elementwise and layout ops pay off in integer only when their input already is: one whose inputs all come
+  // from float nodes would add a Quantize/Dequantize pair around float work. Nodes are in topological order.
+  const producerKey = new Map<string, string>();
+  (graph.node ?? []).forEach((n, i) => {
+    for (const o of n.output ?? []) if (o) producerKey.set(o, nodeKey(n, i));
+  });
+  (graph.node ?? []).forEach((n, i) => {
+    const key = nodeKey(n, i);
+    if (!plan.has(key) || WEIGHTED.has(n.opType ?? '')) return;
+    const fed = (n.input ?? []).some((t) => plan.has(producerKey.get(t) ?? ''));
+    if (!fed) {
+      plan.delete(key);
+      keptFloat.push({
+        node: key,
+        opType: n.opType ?? '',
+        reason: 'its inputs come from float nodes: in integer it would only add a Quantize/Dequantize pair',
+      });
+    }
+  });
   if (plan.size === 0) {
     throw new AppError('BAD_INPUT', 'nothing to quantize: the model has no node of the selected op types', {
       hint: `The model's op types: ${[...new Set(opOf.values())].slice(0, 12).join(', ')}.`,

@@ -87,6 +87,12 @@ export interface QdqOptions {
   /** 7-bit weights for CPUs without VNNI (see qparams.ts). */
   reduceRange?: boolean;
   /**
+   * Store the weights of Conv/MatMul/Gemm nodes that stay float as int8 too (full 8-bit range, per output channel)
+   * behind a DequantizeLinear, so the artifact shrinks as if they were quantized while they compute in float.
+   * Default false.
+   */
+  weightOnlyFloat?: boolean;
+  /**
    * Bias correction (default true): rounding a Conv's weights shifts its output by ΔW·E[x] on average; with the
    * input's per-channel means from calibration, that shift is subtracted from the bias (Nagel et al. 2019,
    * "Data-Free Quantization", empirical variant). Exact for the mean away from zero-padded borders.
@@ -108,7 +114,8 @@ export interface QdqResult {
   /** Nodes that were in the plan but stayed float, with the reason. */
   skipped: { node: string; opType: string; reason: string }[];
   activations: QuantizedTensorInfo[];
-  weights: { tensor: string; node: string; channels: number; bits: number }[];
+  /** Quantized weights; weightOnly: stored int8 for a node that computes in float. */
+  weights: { tensor: string; node: string; channels: number; bits: number; weightOnly?: boolean }[];
   /** Activation tensor → the name of its dequantized value in the quantized model (what consumers read). */
   dequantized: Map<string, string>;
 }
@@ -642,6 +649,95 @@ export function quantizeQdq(
     }
     if (outTarget && outParams) addQdq(outTarget.tensor, outParams);
     result.quantized.push(key);
+  }
+
+  // Weight-only int8 storage for the weighted nodes that stay float.
+  if (opts.weightOnlyFloat) {
+    const done = new Set(result.quantized);
+    const uses = new Map<string, number>();
+    for (const n of nodes) for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+    for (const n of nodes) {
+      const key = keyOf.get(n) ?? '';
+      const rule = OP_RULES[n.opType ?? ''];
+      if (done.has(key) || !rule?.weight || !(n.domain === '' || n.domain == null)) continue;
+      const wIdx = rule.weight.index;
+      const wName = n.input?.[wIdx] ?? '';
+      const wt = inits.get(wName);
+      if (!wt || graphInputs.has(wName) || (uses.get(wName) ?? 0) !== 1) continue;
+      const values = readFloats(wt);
+      const dims = tensorDims(wt);
+      const axis = rule.weight.axis(n, dims);
+      if (!values || axis === undefined || values.length < 128) continue;
+      const qw = quantizeWeightsPerChannel(values, dims, axis, false);
+      let biasShift: Float64Array | undefined;
+      const bIdx = rule.bias;
+      const bName = bIdx !== undefined ? n.input?.[bIdx] : undefined;
+      if (n.opType === 'Conv' && axis === 0 && bName && inits.has(bName) && opts.biasCorrection !== false) {
+        const mean = ranges.get(n.input?.[0] ?? '')?.channelMean;
+        if (mean)
+          biasShift = convBiasShift(
+            values,
+            qw.values,
+            qw.scales,
+            dims,
+            int64(attribute(n, 'group')?.i ?? 1),
+            mean,
+          );
+      }
+      const base = wName.replace(/[^A-Za-z0-9_.:-]/g, '_');
+      const qn = uniqueName(`${base}_int8`, taken);
+      const sn = uniqueName(`${base}_scale`, taken);
+      const zn = uniqueName(`${base}_zero_point`, taken);
+      newInits.push(
+        onnx.TensorProto.create({
+          name: qn,
+          dataType: DataType.INT8,
+          dims: wt.dims ?? [],
+          rawData: new Uint8Array(qw.values.buffer),
+        }),
+        vecInit(sn, DataType.FLOAT, qw.scales),
+        vecInit(zn, DataType.INT8, new Int8Array(qw.scales.length)),
+      );
+      const dq = uniqueName(`${base}_dequantized`, taken);
+      inserts.set(`${wName}\u0000${key}`, [
+        onnx.NodeProto.create({
+          name: uniqueName(`${base}_DequantizeLinear`, taken),
+          opType: 'DequantizeLinear',
+          input: [qn, sn, zn],
+          output: [dq],
+          attribute: [
+            onnx.AttributeProto.create({
+              name: 'axis',
+              type: onnx.AttributeProto.AttributeType.INT,
+              i: axis,
+            }),
+          ],
+        }),
+      ]);
+      n.input![wIdx] = dq;
+      if (biasShift && bName) {
+        const bt = inits.get(bName);
+        const b = bt ? readFloats(bt) : undefined;
+        if (bt && b && b.length === biasShift.length && (uses.get(bName) ?? 0) === 1) {
+          const corrected = b.map((v, i) => v - (biasShift[i] ?? 0));
+          const t = onnx.TensorProto.create({
+            name: uniqueName(`${bName}_corrected`, taken),
+            dataType: DataType.FLOAT,
+            dims: bt.dims ?? [],
+          });
+          t.rawData = new Uint8Array(Float32Array.from(corrected).buffer);
+          newInits.push(t);
+          n.input![bIdx ?? 2] = t.name ?? '';
+        }
+      }
+      result.weights.push({
+        tensor: wName,
+        node: key,
+        channels: qw.scales.length,
+        bits: 8,
+        weightOnly: true,
+      });
+    }
   }
 
   // Rewire consumers: a quantized producer's output is read dequantized by everyone.

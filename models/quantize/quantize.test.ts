@@ -217,6 +217,22 @@ describe('static QDQ', () => {
     expect(cosine(ref, got)).toBeGreaterThan(0.999);
   });
 
+  it('weight-only storage: layers kept float still store int8 weights behind a DequantizeLinear', async () => {
+    const m = convHardSwishModel();
+    const plan = new Set(['conv2']);
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(8, [1, 3, 16, 16], 5), {
+      method: 'minmax',
+    });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8', weightOnlyFloat: true });
+    expect(q.weights).toContainEqual(expect.objectContaining({ tensor: 'W1', weightOnly: true, bits: 8 }));
+    const conv1 = q.model.graph!.node!.find((n) => n.name === 'conv1')!;
+    expect(conv1.input![1]).not.toBe('W1');
+    const x = Float32Array.from({ length: 3 * 256 }, (_, i) => Math.cos(i));
+    expect(cosine(await run(m, x, [1, 3, 16, 16]), await run(q.model, x, [1, 3, 16, 16]))).toBeGreaterThan(
+      0.99,
+    );
+  });
+
   it('refuses models below opset 13 with a hint', () => {
     const m = tinyConvModel();
     const opset = m.opsetImport?.[0];

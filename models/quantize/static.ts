@@ -59,6 +59,8 @@ export interface StaticOptions {
   exclude?: readonly string[];
   /** Correct Conv biases for the mean shift weight rounding causes (see QdqOptions.biasCorrection). */
   biasCorrection?: boolean;
+  /** Store the weights of layers kept float as int8 too (see QdqOptions.weightOnlyFloat). */
+  weightOnlyFloat?: boolean;
   /**
    * Keep depthwise convolutions float (default true). Measured on onnxruntime 1.30, x86-64 AVX2, 1 thread, with
    * the PP-OCRv4 detector: its int8 depthwise QLinearConv ran at 0.6–1.0× the float kernel's speed, while
@@ -215,6 +217,7 @@ export async function quantizeStatic(
   });
   const qdqOpts = {
     activationType: opts.activationType,
+    ...(opts.weightOnlyFloat !== undefined ? { weightOnlyFloat: opts.weightOnlyFloat } : {}),
     ...(opts.biasCorrection !== undefined ? { biasCorrection: opts.biasCorrection } : {}),
     ...(opts.symmetricActivations !== undefined ? { symmetricActivations: opts.symmetricActivations } : {}),
     ...(opts.reduceRange !== undefined ? { reduceRange: opts.reduceRange } : {}),

@@ -196,6 +196,10 @@ export function registerModelCommands(program: Command): void {
       'accuracy-aware int8: keep sensitive layers float until output cosine ≥ this',
       parseBudget,
     )
+    .option(
+      '--compress-float-weights',
+      'int8: store the weights of layers kept float as int8 too (smaller artifact; onnxruntime CPU then runs slower)',
+    )
     .option('--overwrite', 'replace an existing artifact at --out')
     .option('--threads <n>', 'onnxruntime threads', parseIntOption('--threads', 1, 256))
     .option('--data-dir <dir>', 'console data directory (signing key, fleet log)', defaultDataDir())
@@ -217,6 +221,7 @@ export function registerModelCommands(program: Command): void {
           exclude?: string[];
           accuracyBudget?: number;
           overwrite?: boolean;
+          compressFloatWeights?: boolean;
           threads?: number;
           dataDir: string;
           json?: boolean;
@@ -250,6 +255,7 @@ export function registerModelCommands(program: Command): void {
             ...(opts.exclude ? { exclude: opts.exclude } : {}),
             ...(opts.accuracyBudget !== undefined ? { accuracyBudget: opts.accuracyBudget } : {}),
             ...(opts.overwrite ? { overwrite: true } : {}),
+            ...(opts.compressFloatWeights ? { compressFloatWeights: true } : {}),
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };
           const started = Date.now();

@@ -74,7 +74,10 @@ export interface StaticOptions {
    * the rule off). See TensorRange.channelLevels.
    */
   minChannelLevels?: number;
-  /** Samples (taken from the calibration data) used to measure agreement and sensitivity; default 4. */
+  /**
+   * Samples used to measure agreement (default 4): the last ones of the data, held out of calibration when the
+   * data has more than twice as many; otherwise the first calibration samples.
+   */
   evalSamples?: number;
   /** Stop calibration after this many samples. */
   limit?: number;
@@ -118,13 +121,17 @@ function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
   return out !== undefined && group === out;
 }
 
-async function firstSamples(
+/** Samples [start, start + n) of the source, streamed (earlier ones are skipped, not kept). */
+async function sampleRange(
   source: CalibrationSource,
+  start: number,
   n: number,
   signal?: AbortSignal,
 ): Promise<CalibrationSample[]> {
   const out: CalibrationSample[] = [];
+  let i = 0;
   for await (const s of source.samples(signal)) {
+    if (i++ < start) continue;
     out.push(s);
     if (out.length >= n) break;
   }
@@ -207,10 +214,17 @@ export async function quantizeStatic(
   }
   const progress = opts.onProgress;
   const tensors = tensorsToCalibrate(model, plan);
+  // Agreement is measured on samples calibration did not see when there are enough (the last evalSamples of the
+  // source): calibrated ranges fit their own samples exactly, so measuring on them would hide the clipping that
+  // new inputs meet, and the accuracy search would stop short of what the budget means on real data.
+  const evalCount = Math.max(1, opts.evalSamples ?? 4);
+  const available = Math.min(source.count, opts.limit ?? Infinity);
+  const holdOut = available >= 2 * evalCount + 1;
+  const calibrationCount = holdOut ? available - evalCount : available;
   const cal = await calibrate(model, tensors, source, {
     method: opts.method,
     ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
-    ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    limit: calibrationCount,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     onProgress: (d, t) => progress?.('calibrate', d, t),
@@ -246,7 +260,7 @@ export async function quantizeStatic(
   let placed = placeWithout(crushed);
   let q = quantizeQdq(model, placed.sub, cal.ranges, qdqOpts);
   progress?.('quantize', 1, 1);
-  const evalSet = await firstSamples(source, Math.max(1, opts.evalSamples ?? 4), opts.signal);
+  const evalSet = await sampleRange(source, holdOut ? calibrationCount : 0, evalCount, opts.signal);
   const ctx = await referenceOutputs(model, evalSet, {
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -312,7 +312,14 @@ export async function quantizeStatic(
     });
   }
   for (const s2 of q.skipped) keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason });
-  const layers = await perLayerSqnr(model, q.model, q.quantized, ctx, q.dequantized);
+  // The per-layer report needs every quantized tensor from both models: two samples are plenty for it.
+  const layers = await perLayerSqnr(
+    model,
+    q.model,
+    q.quantized,
+    { ...ctx, samples: ctx.samples.slice(0, 2), reference: ctx.reference.slice(0, 2) },
+    q.dequantized,
+  );
   void searched;
   progress?.('report', 1, 1);
   return {

@@ -38,7 +38,7 @@ const METHOD = arg('method', 'minmax') as CalibrationMethod;
 const ONLY = arg('only', '');
 const CALIBRATION = 64;
 /** Held out of calibration for the accuracy search (quantizeStatic measures agreement on the last ones). */
-const EVAL = 8;
+const EVAL = 4;
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 const dir = mkdtempSync(join(tmpdir(), 'bench-quantize-'));
 
@@ -173,7 +173,7 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
     // CPUs without VNNI (this machine), and bias correction.
     reduceRange: true,
     accuracyBudget: BUDGET,
-    // 64 samples calibrate; the search measures agreement on 8 more it did not calibrate on. The agreement
+    // 64 samples calibrate; the search measures agreement on 4 more it did not calibrate on. The agreement
     // reported below is on a third set (16 pages / 200 lines) neither step saw.
     evalSamples: EVAL,
     onProgress: (stage, d, t) => {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AppError, type WireError } from '../../shared/errors.js';
 import type { BuildProgress, BuildRequest, BuildResult } from '../../models/build/build.js';
+import type { ModelInfo } from '../../shared/contract.js';
 
 export function defaultBuildWorkerPath(): string {
   const here = fileURLToPath(import.meta.url);
@@ -71,5 +72,34 @@ export function runBuildInWorker(
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.postMessage({ type: 'start', req });
+  });
+}
+
+/** Inspects a model in a short-lived worker (decoding a large model would otherwise block the caller's thread). */
+export function inspectInWorker(
+  file: string,
+  nodeLimit: number | undefined,
+  workerPath = defaultBuildWorkerPath(),
+): Promise<ModelInfo> {
+  return new Promise<ModelInfo>((resolve, reject) => {
+    const worker = new Worker(workerPath);
+    let settled = false;
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      fn();
+      void worker.terminate();
+    };
+    worker.on('message', (m: { type: 'done'; result: ModelInfo } | { type: 'error'; error: WireError }) => {
+      if (m.type === 'done') finish(() => resolve(m.result));
+      else finish(() => reject(AppError.fromWire(m.error)));
+    });
+    worker.on('error', (err) =>
+      finish(() => reject(new AppError('INTERNAL', `inspect worker crashed: ${err.message}`))),
+    );
+    worker.on('exit', (code) => {
+      if (!settled) finish(() => reject(new AppError('INTERNAL', `inspect worker exited (code ${code})`)));
+    });
+    worker.postMessage({ type: 'inspect', file, ...(nodeLimit !== undefined ? { nodeLimit } : {}) });
   });
 }

@@ -17,9 +17,7 @@ import {
   UploadId,
   type CallOutput,
   type CallParsedInput,
-  type GeneratedCalibrationKind,
   type ModelInfo,
-  type PresetName,
   type RunningBuild,
   type UploadResult,
 } from '../../shared/contract.js';
@@ -27,11 +25,17 @@ import type { BuildRecord } from '../../shared/artifact.js';
 import { AppError } from '../../shared/errors.js';
 import { getTarget, TARGETS } from '../../shared/targets.js';
 import type { BuildReport as PipelineReport } from '../../models/build/build.js';
-import { readModel } from '../../models/onnx/io.js';
-import { inspectModel } from '../../models/onnx/inspect.js';
 import { verifyArtifact } from '../../models/artifact/verify.js';
 import { loadOrCreateSigningKey, trustedKeyOf } from '../../models/artifact/signing.js';
-import { runBuildInWorker, type BuildJobRequest } from '../builds/runner.js';
+import {
+  defaultBuildWorkerPath,
+  inspectInWorker,
+  runBuildInWorker,
+  type BuildJobRequest,
+} from '../builds/runner.js';
+import { inspectModelFile } from '../builds/inspect.js';
+
+export { inspectModelFile };
 import type { FleetStore } from '../fleetlog/types.js';
 import type { Handlers } from './dispatcher.js';
 import type { EventBus } from './events.js';
@@ -289,58 +293,16 @@ export function uploadsOf(handlers: Handlers): UploadStore | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Models
 
-const GRAPH_NODES_DEFAULT = 200;
-
-function generatedKindFor(preset: PresetName | undefined): GeneratedCalibrationKind | null {
-  if (preset === 'ppocr-det') return 'ocr-pages';
-  if (preset === 'ppocr-rec' || preset === 'ppocr-cls') return 'ocr-lines';
-  return null;
-}
-
-export async function inspectModelFile(file: string, nodeLimit = GRAPH_NODES_DEFAULT): Promise<ModelInfo> {
-  const model = await readModel(file);
-  let summary = inspectModel(model);
-  try {
-    const { fillShapesFromOrt } = await import('../../models/onnx/ort.js');
-    summary = await fillShapesFromOrt(summary, model);
-  } catch {
-    // onnxruntime refusing the model is a build-time problem; the summary is still worth showing.
-  }
-  const { guessPreset } = await import('../../models/data/preprocess.js');
-  const preset = guessPreset(
-    summary.inputs.map((i) => ({ shape: i.shape ? [...i.shape] : [] })),
-    summary.outputs.map((o) => ({ shape: o.shape ? [...o.shape] : [] })),
-  );
-  const st = await stat(file);
-  return {
-    fileName: basename(file),
-    fileBytes: summary.fileBytes ?? st.size,
-    producer: summary.producer,
-    irVersion: summary.irVersion,
-    domain: summary.domain,
-    modelVersion: summary.modelVersion,
-    docString: summary.docString.slice(0, 4000),
-    opsets: summary.opsets,
-    inputs: summary.inputs,
-    outputs: summary.outputs,
-    operators: summary.operators,
-    nodeCount: summary.nodeCount,
-    parameters: {
-      count: summary.parameters.count,
-      bytes: summary.parameters.bytes,
-      initializers: summary.parameters.initializers,
-      constants: summary.parameters.constants,
-      byType: summary.parameters.byType,
-    },
-    externalData: summary.externalData,
-    metadata: summary.metadata,
-    graph: {
-      name: summary.graph.name,
-      nodes: summary.graph.nodes.slice(0, nodeLimit),
-      total: summary.graph.nodes.length,
-    },
-    suggested: { preset: preset ?? null, calibration: generatedKindFor(preset) },
-  };
+// Reading and decoding a model (and, when shapes are missing, loading it in onnxruntime) runs in the build
+// worker: for a large model that is seconds of work the thread serving the UI must not do.
+async function inspectOffThread(
+  file: string,
+  nodeLimit: number | undefined,
+  workerPath?: string,
+): Promise<ModelInfo> {
+  const path = workerPath ?? defaultBuildWorkerPath();
+  if (!existsSync(path)) return inspectModelFile(file, nodeLimit);
+  return inspectInWorker(file, nodeLimit, path);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -453,11 +415,11 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
             hint: 'Give the full path of the .onnx file on the machine the console runs on.',
           });
         }
-        return inspectModelFile(input.path, input.nodeLimit);
+        return inspectOffThread(input.path, input.nodeLimit, opts.workerPath);
       }
       const file = await uploads.modelFile(input.uploadId, input.file);
       try {
-        return await inspectModelFile(file, input.nodeLimit);
+        return await inspectOffThread(file, input.nodeLimit, opts.workerPath);
       } catch (err) {
         // The upload folder is this console's business: name the file as the user picked it.
         throw tidyUploadPaths(err, [[file, basename(file)]]);

@@ -356,6 +356,7 @@ export const contract = {
         samples: z.number().int().min(1).max(100_000).optional(),
         exclude: z.array(z.string().min(1).max(256)).max(1000).optional(),
         accuracyBudget: z.number().gt(0).lte(1).optional(),
+        sensitivity: z.enum(['channel', 'layer']).optional(),
       })
       .strict(),
     output: z.object({ jobId: z.string(), buildId: z.uuid(), outDir: z.string() }),

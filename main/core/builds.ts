@@ -494,6 +494,7 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
         ...(input.samples !== undefined ? { samples: input.samples } : {}),
         ...(input.exclude?.length ? { exclude: input.exclude } : {}),
         ...(input.accuracyBudget !== undefined ? { accuracyBudget: input.accuracyBudget } : {}),
+        ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}),
       };
       const started = clock();
       const entry: Running = {

@@ -55,6 +55,8 @@ export interface BuildRequest {
   exclude?: string[];
   /** Accuracy-aware INT8: minimum output cosine similarity to FP32 (e.g. 0.99). */
   accuracyBudget?: number;
+  /** Accuracy-aware INT8: what to keep float first ('channel' resolution, default, or measured 'layer' error). */
+  sensitivity?: 'channel' | 'layer';
   /** INT8: store the weights of layers kept float as int8 too (smaller artifact, slower on onnxruntime CPU). */
   compressFloatWeights?: boolean;
   outDir: string;
@@ -300,6 +302,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         weightOnlyFloat: req.compressFloatWeights === true && target.kind === 'cpu',
         ...(req.exclude ? { exclude: req.exclude } : {}),
         ...(req.accuracyBudget !== undefined ? { accuracyBudget: req.accuracyBudget } : {}),
+        ...(req.sensitivity ? { sensitivity: req.sensitivity } : {}),
         ...(target.kind === 'coral'
           ? {
               ops: [

@@ -300,6 +300,23 @@ describe('static QDQ', () => {
   });
 });
 
+describe('measured layer sensitivity', () => {
+  it('keeps the layers whose quantization alone hurts most in float, with that measurement as the reason', async () => {
+    const m = convHardSwishModel();
+    const r = await quantizeStatic(m, source(10, [1, 3, 16, 16]), {
+      method: 'minmax',
+      activationType: 'uint8',
+      accuracyBudget: 0.999999,
+      sensitivity: 'layer',
+      evalSamples: 2,
+    });
+    expect(r.sensitivity.map((x) => x.node).sort()).toEqual(['conv1', 'conv2']);
+    const kept = r.keptFloat.filter((k) => k.reason.includes('quantized alone'));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(r.quantized).not.toContain(kept[0]!.node);
+  });
+});
+
 describe('dynamic quantization', () => {
   it('MatMul weights become int8; activations are quantized at run time', async () => {
     const m = matmulModel();

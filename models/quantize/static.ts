@@ -21,6 +21,7 @@ import { nodeKey, OP_RULES, quantizeQdq, tensorsToCalibrate, type QdqResult } fr
 import type { ActivationType } from './qparams.js';
 import {
   agreement,
+  measureSensitivity,
   perLayerSqnr,
   referenceOutputs,
   type Agreement,
@@ -57,6 +58,12 @@ export interface StaticOptions {
   ops?: readonly string[];
   /** Node names or op types kept in float. */
   exclude?: readonly string[];
+  /**
+   * How the accuracy search ranks what to keep float: 'channel' (default: activations with the least channel
+   * resolution first, from calibration statistics, no extra runs) or 'layer' (measured: each weighted layer
+   * quantized alone, its output error against FP32; one evaluation per layer, so slower).
+   */
+  sensitivity?: 'channel' | 'layer';
   /** Correct Conv biases for the mean shift weight rounding causes (see QdqOptions.biasCorrection). */
   biasCorrection?: boolean;
   /** Store the weights of layers kept float as int8 too (see QdqOptions.weightOnlyFloat). */
@@ -266,9 +273,62 @@ export async function quantizeStatic(
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   let agr = await agreement(q.model, ctx);
-  const sensitivity: LayerSensitivity[] = [];
+  let sensitivity: LayerSensitivity[] = [];
   let searched = false;
-  if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget) {
+  const layerKept: KeptFloat[] = [];
+  if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget && opts.sensitivity === 'layer') {
+    // Measured sensitivity: quantize each weighted layer alone and measure the output error; then keep the most
+    // sensitive layers float, as few as meet the budget (binary search on the count).
+    searched = true;
+    const budget = opts.accuracyBudget;
+    const candidates = q.quantized.filter((k) => WEIGHTED.has(opOf.get(k) ?? ''));
+    sensitivity = await measureSensitivity(model, candidates, cal.ranges, qdqOpts, ctx, (d, t) =>
+      progress?.('sensitivity', d, t),
+    );
+    const order = [...sensitivity].sort((a, b) => a.cosine - b.cosine).map((x) => x.node);
+    let lo = 1;
+    let hi = order.length;
+    let best: { q: QdqResult; a: Agreement; k: number } | undefined;
+    let steps = 0;
+    const total = Math.ceil(Math.log2(order.length + 1));
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const keep = new Set(order.slice(0, mid));
+      const qq = quantizeQdq(
+        model,
+        new Set([...placed.sub].filter((p) => !keep.has(p))),
+        cal.ranges,
+        qdqOpts,
+      );
+      const a = await agreement(qq.model, ctx);
+      progress?.('search', ++steps, total);
+      if (a.cosine >= budget) {
+        best = { q: qq, a, k: mid };
+        hi = mid - 1;
+      } else lo = mid + 1;
+    }
+    if (!best) {
+      // Not even keeping every measured layer float... keep them all float: the budget comes first.
+      const qq = quantizeQdq(
+        model,
+        new Set([...placed.sub].filter((p) => !order.includes(p))),
+        cal.ranges,
+        qdqOpts,
+      );
+      best = { q: qq, a: await agreement(qq.model, ctx), k: order.length };
+    }
+    if (best) {
+      q = best.q;
+      agr = best.a;
+      const sens = new Map(sensitivity.map((x) => [x.node, x]));
+      for (const node of order.slice(0, best.k))
+        layerKept.push({
+          node,
+          opType: opOf.get(node) ?? '',
+          reason: `accuracy budget ${budget}: quantized alone, this layer brings the output to cosine ${(sens.get(node)?.cosine ?? 0).toFixed(5)} of FP32 (among the ${best.k} most sensitive)`,
+        });
+    }
+  } else if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget) {
     // Accuracy-aware: keep more activations float, lowest channel spread first, until the output agrees with FP32
     // within the budget. Binary search on how many: agreement improves, up to noise, as more stay float.
     searched = true;
@@ -296,6 +356,8 @@ export async function quantizeStatic(
         hi = mid - 1;
       } else lo = mid + 1;
     }
+    // Not met even with every ranked activation float: keep them all float, the budget comes first.
+    best ??= order.length > 0 ? await attempt(order.length) : undefined;
     if (best) {
       q = best.q;
       agr = best.a;
@@ -311,6 +373,7 @@ export async function quantizeStatic(
         : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
     });
   }
+  keptFloat.push(...layerKept);
   for (const s2 of q.skipped) keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason });
   // The per-layer report needs every quantized tensor from both models: two samples are plenty for it.
   const layers = await perLayerSqnr(

@@ -59,6 +59,9 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     await page.getByRole('combobox', { name: 'Generated data' }).selectOption('ocr-lines');
     await page.locator('input[name="samples"]').fill('8');
     await page.locator('input[name="name"]').fill('cls-e2e');
+    // Accuracy-aware mode: the budget brings up the choice of what to keep float first.
+    await page.locator('input[name="accuracyBudget"]').fill('0.99');
+    await page.locator('select[name="sensitivity"]').waitFor();
     await page.screenshot({ path: screenshotPath('e2e-builds-form') });
 
     // Build: the progress panel shows (with a stage message), then the report replaces it.

@@ -197,6 +197,11 @@ export function registerModelCommands(program: Command): void {
       parseBudget,
     )
     .option(
+      '--sensitivity <how>',
+      'accuracy budget search: channel (calibration statistics, fast) or layer (each layer measured alone, slower)',
+      choice('--sensitivity', ['channel', 'layer'] as const),
+    )
+    .option(
       '--compress-float-weights',
       'int8: store the weights of layers kept float as int8 too (smaller artifact; onnxruntime CPU then runs slower)',
     )
@@ -222,6 +227,7 @@ export function registerModelCommands(program: Command): void {
           accuracyBudget?: number;
           overwrite?: boolean;
           compressFloatWeights?: boolean;
+          sensitivity?: 'channel' | 'layer';
           threads?: number;
           dataDir: string;
           json?: boolean;
@@ -256,6 +262,7 @@ export function registerModelCommands(program: Command): void {
             ...(opts.accuracyBudget !== undefined ? { accuracyBudget: opts.accuracyBudget } : {}),
             ...(opts.overwrite ? { overwrite: true } : {}),
             ...(opts.compressFloatWeights ? { compressFloatWeights: true } : {}),
+            ...(opts.sensitivity ? { sensitivity: opts.sensitivity } : {}),
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };
           const started = Date.now();

@@ -26,6 +26,7 @@ export interface BuildFormState {
   samples: string;
   exclude: string;
   accuracyBudget: string;
+  sensitivity: 'channel' | 'layer';
   name: string;
   version: string;
 }
@@ -43,6 +44,7 @@ export const DEFAULT_FORM: BuildFormState = {
   samples: '64',
   exclude: '',
   accuracyBudget: '',
+  sensitivity: 'channel',
   name: '',
   version: '0.1.0',
 };
@@ -112,6 +114,9 @@ export function startInput(
     ...(samples !== undefined ? { samples } : {}),
     ...(int8 && exclude.length > 0 ? { exclude } : {}),
     ...(int8 && f.mode === 'static' && budget !== undefined ? { accuracyBudget: budget } : {}),
+    ...(int8 && f.mode === 'static' && budget !== undefined && f.sensitivity === 'layer'
+      ? { sensitivity: 'layer' as const }
+      : {}),
   };
 }
 
@@ -383,6 +388,20 @@ export function BuildForm({
               value={form.accuracyBudget}
               onChange={(e) => set('accuracyBudget', e.target.value)}
             />
+          </label>
+        )}
+        {int8 && form.mode === 'static' && form.accuracyBudget.trim() !== '' && (
+          <label className="form-field span-2">
+            <span>Keep float first (accuracy search)</span>
+            <select
+              name="sensitivity"
+              value={form.sensitivity}
+              onChange={(e) => set('sensitivity', e.target.value as 'channel' | 'layer')}
+              title="channel: activations with the least channel resolution (from calibration, fast); layer: each layer quantized alone and measured (one run per layer, slower)"
+            >
+              <option value="channel">Least channel resolution (fast)</option>
+              <option value="layer">Most sensitive layer (measured)</option>
+            </select>
           </label>
         )}
         {int8 && (

@@ -260,9 +260,25 @@ export async function quantizeStatic(
   const crushed = new Set([...cal.ranges.keys()].filter((t) => levelsOf(t) < minLevels));
   const crushReason = (t: string): string =>
     `activation ${t}: its median channel spans only ${levelsOf(t).toFixed(1)} of 255 uint8 steps (a few channels set the per-tensor scale; quantizing it would crush the rest)`;
+  /**
+   * Drops the elementwise and layout nodes no quantized node feeds any more (the rule applied to the plan above),
+   * recording why in `removed`.
+   */
+  const pruneUnfed = (sub: Set<string>, removed?: Map<string, string>): Set<string> => {
+    (graph.node ?? []).forEach((n, i) => {
+      const key = nodeKey(n, i);
+      if (!sub.has(key) || WEIGHTED.has(n.opType ?? '')) return;
+      if (!(n.input ?? []).some((t) => sub.has(producerKey.get(t) ?? ''))) {
+        sub.delete(key);
+        removed?.set(key, '');
+      }
+    });
+    return sub;
+  };
   const placeWithout = (tensors: ReadonlySet<string>): { sub: Set<string>; removed: Map<string, string> } => {
     const removed = touching(tensors);
-    return { sub: new Set([...plan].filter((p) => !removed.has(p))), removed };
+    const sub = pruneUnfed(new Set([...plan].filter((p) => !removed.has(p))), removed);
+    return { sub, removed };
   };
   let placed = placeWithout(crushed);
   let q = quantizeQdq(model, placed.sub, cal.ranges, qdqOpts);
@@ -296,7 +312,7 @@ export async function quantizeStatic(
       const keep = new Set(order.slice(0, mid));
       const qq = quantizeQdq(
         model,
-        new Set([...placed.sub].filter((p) => !keep.has(p))),
+        pruneUnfed(new Set([...placed.sub].filter((p) => !keep.has(p)))),
         cal.ranges,
         qdqOpts,
       );
@@ -311,7 +327,7 @@ export async function quantizeStatic(
       // Not even keeping every measured layer float... keep them all float: the budget comes first.
       const qq = quantizeQdq(
         model,
-        new Set([...placed.sub].filter((p) => !order.includes(p))),
+        pruneUnfed(new Set([...placed.sub].filter((p) => !order.includes(p)))),
         cal.ranges,
         qdqOpts,
       );
@@ -320,6 +336,16 @@ export async function quantizeStatic(
     if (best) {
       q = best.q;
       agr = best.a;
+      const now = new Set(q.quantized);
+      const keptLayers = new Set(order.slice(0, best.k));
+      for (const p of placed.sub)
+        if (!now.has(p) && !keptLayers.has(p) && !q.skipped.some((x) => x.node === p))
+          layerKept.push({
+            node: p,
+            opType: opOf.get(p) ?? '',
+            reason:
+              'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair',
+          });
       const sens = new Map(sensitivity.map((x) => [x.node, x]));
       for (const node of order.slice(0, best.k))
         layerKept.push({
@@ -368,9 +394,12 @@ export async function quantizeStatic(
     keptFloat.push({
       node,
       opType: opOf.get(node) ?? '',
-      reason: crushed.has(t)
-        ? crushReason(t)
-        : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
+      reason:
+        t === ''
+          ? 'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair'
+          : crushed.has(t)
+            ? crushReason(t)
+            : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
     });
   }
   keptFloat.push(...layerKept);

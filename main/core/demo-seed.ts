@@ -1,6 +1,7 @@
 import { evaluateHealth } from '../../shared/health.js';
 import type { DeviceIdentity, TelemetrySampleInput } from '../../shared/telemetry.js';
 import type { FleetStore } from '../fleetlog/types.js';
+import { mulberry32 } from '../../shared/rng.js';
 
 const MODELS: {
   hardwareModel: string;
@@ -58,18 +59,6 @@ const VERSIONS = [
   'detector@1.5.0-rc.1',
   'detector@1.3.9',
 ];
-
-/** Seeded RNG so a demo fleet is the same every time. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Writes a recorded-looking fleet straight into the fleet log (through the real ingest path): N devices,

@@ -2,18 +2,10 @@
 import type { BuildRecord } from '../../shared/artifact.js';
 import type { TelemetrySampleInput } from '../../shared/telemetry.js';
 import type { DeviceRegistration } from './types.js';
+import { mulberry32 } from '../../shared/rng.js';
 
 /** Seeded RNG (mulberry32) so tests and benchmarks see the same data every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export const T0 = Date.UTC(2025, 0, 1);
 

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import { mulberry32 } from '../../shared/rng.js';
 
 export interface RenderedImage {
   width: number;
@@ -113,18 +114,6 @@ export function ocrFonts(): Record<string, string> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Randomness
-
-/** A small, fast, deterministic PRNG (mulberry32) → floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A seed for sample `index` of `seed` in stream `salt`, independent of every other sample. */
 function mix(seed: number, index: number, salt: number): number {

@@ -433,6 +433,60 @@ export function quantizeQdq(
     params.set(y, out);
   };
 
+  /**
+   * Stores quantized weights as an int8 initializer with its scales and zero points, and a DequantizeLinear placed
+   * just before the node that reads it; returns the dequantized name the node should read.
+   */
+  const emitWeightDq = (
+    wName: string,
+    key: string,
+    w: onnx.ITensorProto,
+    qw: { values: Int8Array; scales: Float32Array },
+    axis: number | undefined,
+    suffix: string,
+  ): string => {
+    const base = wName.replace(/[^A-Za-z0-9_.:-]/g, '_');
+    const qn = uniqueName(`${base}_${suffix}`, taken);
+    const sn = uniqueName(`${base}_scale`, taken);
+    const zn = uniqueName(`${base}_zero_point`, taken);
+    newInits.push(
+      onnx.TensorProto.create({
+        name: qn,
+        dataType: DataType.INT8,
+        dims: w.dims ?? [],
+        rawData: new Uint8Array(qw.values.buffer),
+      }),
+    );
+    const perChannel = qw.scales.length > 1 && axis !== undefined;
+    if (perChannel) {
+      newInits.push(
+        vecInit(sn, DataType.FLOAT, qw.scales),
+        vecInit(zn, DataType.INT8, new Int8Array(qw.scales.length)),
+      );
+    } else {
+      newInits.push(scalarInit(sn, DataType.FLOAT, qw.scales[0] ?? 1), scalarInit(zn, DataType.INT8, 0));
+    }
+    const dq = uniqueName(`${base}_dequantized`, taken);
+    inserts.set(`${wName}\u0000${key}`, [
+      onnx.NodeProto.create({
+        name: uniqueName(`${base}_DequantizeLinear`, taken),
+        opType: 'DequantizeLinear',
+        input: [qn, sn, zn],
+        output: [dq],
+        attribute: perChannel
+          ? [
+              onnx.AttributeProto.create({
+                name: 'axis',
+                type: onnx.AttributeProto.AttributeType.INT,
+                i: axis,
+              }),
+            ]
+          : [],
+      }),
+    ]);
+    return dq;
+  };
+
   const planned = nodes.filter((n) => plan.has(keyOf.get(n) ?? ''));
   for (const n of planned) {
     const key = keyOf.get(n) ?? '';
@@ -539,46 +593,8 @@ export function quantizeQdq(
             mean,
           );
       }
-      const base = (ins[wIdx] ?? 'w').replace(/[^A-Za-z0-9_.:-]/g, '_');
-      const qn = uniqueName(`${base}_quantized`, taken);
-      const sn = uniqueName(`${base}_scale`, taken);
-      const zn = uniqueName(`${base}_zero_point`, taken);
-      newInits.push(
-        onnx.TensorProto.create({
-          name: qn,
-          dataType: DataType.INT8,
-          dims: wTensor.dims ?? [],
-          rawData: new Uint8Array(qw.values.buffer),
-        }),
-      );
-      if (qw.scales.length === 1) {
-        newInits.push(scalarInit(sn, DataType.FLOAT, qw.scales[0] ?? 1), scalarInit(zn, DataType.INT8, 0));
-      } else {
-        newInits.push(
-          vecInit(sn, DataType.FLOAT, qw.scales),
-          vecInit(zn, DataType.INT8, new Int8Array(qw.scales.length)),
-        );
-      }
-      const dq = uniqueName(`${base}_dequantized`, taken);
-      const dqNode = onnx.NodeProto.create({
-        name: uniqueName(`${base}_DequantizeLinear`, taken),
-        opType: 'DequantizeLinear',
-        input: [qn, sn, zn],
-        output: [dq],
-        attribute:
-          qw.scales.length === 1 || axis === undefined
-            ? []
-            : [
-                onnx.AttributeProto.create({
-                  name: 'axis',
-                  type: onnx.AttributeProto.AttributeType.INT,
-                  i: axis,
-                }),
-              ],
-      });
       const wName = ins[wIdx] ?? '';
-      inserts.set(`${wName}\u0000${key}`, [dqNode]);
-      n.input![wIdx] = dq;
+      n.input![wIdx] = emitWeightDq(wName, key, wTensor, qw, axis, 'quantized');
       result.weights.push({
         tensor: wName,
         node: key,
@@ -684,37 +700,7 @@ export function quantizeQdq(
             mean,
           );
       }
-      const base = wName.replace(/[^A-Za-z0-9_.:-]/g, '_');
-      const qn = uniqueName(`${base}_int8`, taken);
-      const sn = uniqueName(`${base}_scale`, taken);
-      const zn = uniqueName(`${base}_zero_point`, taken);
-      newInits.push(
-        onnx.TensorProto.create({
-          name: qn,
-          dataType: DataType.INT8,
-          dims: wt.dims ?? [],
-          rawData: new Uint8Array(qw.values.buffer),
-        }),
-        vecInit(sn, DataType.FLOAT, qw.scales),
-        vecInit(zn, DataType.INT8, new Int8Array(qw.scales.length)),
-      );
-      const dq = uniqueName(`${base}_dequantized`, taken);
-      inserts.set(`${wName}\u0000${key}`, [
-        onnx.NodeProto.create({
-          name: uniqueName(`${base}_DequantizeLinear`, taken),
-          opType: 'DequantizeLinear',
-          input: [qn, sn, zn],
-          output: [dq],
-          attribute: [
-            onnx.AttributeProto.create({
-              name: 'axis',
-              type: onnx.AttributeProto.AttributeType.INT,
-              i: axis,
-            }),
-          ],
-        }),
-      ]);
-      n.input![wIdx] = dq;
+      n.input![wIdx] = emitWeightDq(wName, key, wt, qw, axis, 'int8');
       if (biasShift && bName) {
         const bt = inits.get(bName);
         const b = bt ? readFloats(bt) : undefined;

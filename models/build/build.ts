@@ -165,13 +165,17 @@ export function modelInputs(summary: ModelSummary): ModelInputInfo[] {
   }));
 }
 
-async function firstSamples(
+/** The last n samples when the source has more than 2n + 1 (held out of calibration), else the first n. */
+async function lastOrFirstSamples(
   source: SampleSource,
   n: number,
   signal?: AbortSignal,
 ): Promise<CalibrationSample[]> {
+  const start = source.count >= 2 * n + 1 ? source.count - n : 0;
   const out: CalibrationSample[] = [];
+  let i = 0;
   for await (const s of source.samples(signal)) {
+    if (i++ < start) continue;
     out.push(s);
     if (out.length >= n) break;
   }
@@ -361,7 +365,9 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
 
     enter('check', 'Checking outputs against the source model in onnxruntime');
     let checkResult: BuildReport['check'];
-    const checkSamples = source ? await firstSamples(source, 4, req.signal) : [];
+    // The same samples the INT8 accuracy search held out of calibration (the last 4) when there are enough;
+    // otherwise the first ones.
+    const checkSamples = source ? await lastOrFirstSamples(source, 4, req.signal) : [];
     if (checkSamples.length > 0) {
       const ctx = await referenceOutputs(src.proto, checkSamples, {
         ...(req.threads !== undefined ? { threads: req.threads } : {}),

@@ -169,48 +169,10 @@ export async function agreement(
 export interface LayerSensitivity {
   node: string;
   opType: string;
-  /** measureSensitivity: output cosine with only this layer quantized; localSensitivity: NaN. */
+  /** Output cosine similarity to FP32 with only this layer quantized. */
   cosine: number;
-  /** SQNR in dB (model output for measureSensitivity; the layer's output for localSensitivity). */
+  /** Output SQNR in dB with only this layer quantized. */
   sqnrDb: number;
-  /** localSensitivity: dB of SQNR the layer loses (its worst input's SQNR minus its output's). */
-  lossDb?: number;
-}
-
-/**
- * Ranks quantized layers, worst first, by the precision each loses locally, from one per-layer SQNR run of the
- * fully quantized model: loss = (lowest SQNR among the layer's inputs, 100 dB for exact ones) − output SQNR.
- */
-export function localSensitivity(model: onnx.IModelProto, layers: readonly LayerError[]): LayerSensitivity[] {
-  const byTensor = new Map(layers.map((l) => [l.tensor, l.channelSqnrDb]));
-  const byKey = new Map<string, onnx.INodeProto>();
-  (model.graph?.node ?? []).forEach((n, i) => byKey.set(nodeKey(n, i), n));
-  const producer = new Map<string, onnx.INodeProto>();
-  for (const n of model.graph?.node ?? []) for (const o of n.output ?? []) if (o) producer.set(o, n);
-  // SQNR of a tensor: measured when a quantized layer produced it; otherwise inherited through float nodes.
-  const memo = new Map<string, number>();
-  const sqnrOf = (t: string, depth = 0): number => {
-    const known = byTensor.get(t) ?? memo.get(t);
-    if (known !== undefined) return known;
-    const p = producer.get(t);
-    if (!p || depth > 64) return 100;
-    const v = Math.min(100, ...(p.input ?? []).filter(Boolean).map((i) => sqnrOf(i, depth + 1)));
-    memo.set(t, v);
-    return v;
-  };
-  const out = layers.map((l) => {
-    const n = byKey.get(l.node);
-    const inputs = (n?.input ?? []).filter(Boolean).map((i) => sqnrOf(i));
-    const inSqnr = Math.min(100, ...inputs);
-    return {
-      node: l.node,
-      opType: l.opType,
-      cosine: NaN,
-      sqnrDb: l.channelSqnrDb,
-      lossDb: inSqnr - l.channelSqnrDb,
-    };
-  });
-  return out.sort((a, b) => (b.lossDb ?? 0) - (a.lossDb ?? 0));
 }
 
 /** Quantizes each candidate alone and measures the model's output error. */

@@ -290,12 +290,10 @@ export async function quantizeStatic(
   });
   let agr = await agreement(q.model, ctx);
   let sensitivity: LayerSensitivity[] = [];
-  let searched = false;
   const layerKept: KeptFloat[] = [];
   if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget && opts.sensitivity === 'layer') {
     // Measured sensitivity: quantize each weighted layer alone and measure the output error; then keep the most
     // sensitive layers float, as few as meet the budget (binary search on the count).
-    searched = true;
     const budget = opts.accuracyBudget;
     const candidates = q.quantized.filter((k) => WEIGHTED.has(opOf.get(k) ?? ''));
     sensitivity = await measureSensitivity(model, candidates, cal.ranges, qdqOpts, ctx, (d, t) =>
@@ -357,7 +355,6 @@ export async function quantizeStatic(
   } else if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget) {
     // Accuracy-aware: keep more activations float, lowest channel spread first, until the output agrees with FP32
     // within the budget. Binary search on how many: agreement improves, up to noise, as more stay float.
-    searched = true;
     const order = [...cal.ranges.keys()]
       .filter((t) => !crushed.has(t))
       .sort((a, b) => levelsOf(a) - levelsOf(b));
@@ -374,8 +371,6 @@ export async function quantizeStatic(
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const r = await attempt(mid);
-      if (process.env.EDGE_QUANT_DEBUG)
-        process.stderr.write(`search float=${mid} cosine=${r.a.cosine.toFixed(5)}\n`);
       progress?.('search', ++steps, total);
       if (r.a.cosine >= opts.accuracyBudget) {
         best = r;
@@ -412,7 +407,6 @@ export async function quantizeStatic(
     { ...ctx, samples: ctx.samples.slice(0, 2), reference: ctx.reference.slice(0, 2) },
     q.dequantized,
   );
-  void searched;
   progress?.('report', 1, 1);
   return {
     model: q.model,

@@ -1,56 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { randomFloats } from '../../test/fixtures/models/synthetic.js';
 import { encodeModel, readModel } from '../onnx/io.js';
-import { createSession } from '../onnx/ort.js';
 import type { onnx } from '../onnx/schema.js';
 import { int64 } from '../onnx/tensors.js';
 import { REAL_MODELS } from '../onnx/testing.js';
+import { compare, outputs, textLikeImage } from '../../test/fixtures/models/real-io.js';
 import { upgradeOpset } from './opset.js';
-
-async function outputs(bytes: Uint8Array, x: ort.Tensor): Promise<Record<string, Float32Array>> {
-  const session = await createSession(bytes);
-  try {
-    const out = await session.run({ [session.inputNames[0]!]: x });
-    return Object.fromEntries(session.outputNames.map((k) => [k, out[k]!.data as Float32Array]));
-  } finally {
-    await session.release();
-  }
-}
-
-function compare(a: Float32Array, b: Float32Array): { maxAbs: number; cosine: number } {
-  let maxAbs = 0;
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(a[i]! - b[i]!));
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return { maxAbs, cosine: dot / Math.sqrt(na * nb) };
-}
-
-/**
- * Dark text-like strokes in rows on a light, slightly noisy background, normalized to [-1, 1] as PP-OCR's
- * preprocessing does (pure noise leaves the detector's output near 0 everywhere, where cosine says little).
- */
-function structuredImage(dims: readonly number[]): Float32Array {
-  const [, c = 3, h = 1, w = 1] = dims;
-  const noise = randomFloats(c * h * w, 29, 0.05);
-  const out = new Float32Array(c * h * w);
-  const rowH = Math.max(8, Math.floor(h / 3));
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const inRow = y % rowH >= rowH / 4 && y % rowH < (rowH * 3) / 4;
-      const stroke = Math.floor(x / 5) % 4 !== 3 && (x * 5 + y * 3) % 11 < 7;
-      const v = inRow && stroke && x > 3 && x < w - 4 ? 0.1 : 0.9;
-      for (let k = 0; k < c; k++)
-        out[k * h * w + y * w + x] = (v - 0.5) / 0.5 + noise[k * h * w + y * w + x]!;
-    }
-  return out;
-}
 
 const defaultOpset = (m: onnx.IModelProto): number =>
   int64((m.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -84,7 +39,7 @@ describe('upgradeOpset on the real PP-OCR models (to opset 13)', () => {
       // Upgrading again is a no-op.
       expect(upgradeOpset(model).report).toEqual({ from: 13, to: 13, rewritten: [] });
 
-      const x = new ort.Tensor('float32', structuredImage(dims), [...dims]);
+      const x = new ort.Tensor('float32', textLikeImage(dims), [...dims]);
       const want = await outputs(encodeModel(source), x);
       const got = await outputs(encodeModel(model), x);
       expect(Object.keys(got)).toEqual(Object.keys(want));

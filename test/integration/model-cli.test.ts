@@ -28,6 +28,22 @@ function edgectl(...args: string[]) {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `edgectl build` for the cls model: target, precision and output as given, then any extra options. */
+function build(target: string, precision: string, out: string, ...extra: string[]) {
+  return edgectl(
+    'build',
+    '--model',
+    REAL_MODELS.cls,
+    '--target',
+    target,
+    '--precision',
+    precision,
+    '--out',
+    out,
+    ...extra,
+  );
+}
+
 describe('edgectl model commands', () => {
   it('inspects a real model', () => {
     const r = edgectl('model', 'inspect', REAL_MODELS.cls);
@@ -39,21 +55,7 @@ describe('edgectl model commands', () => {
 
   it('builds a signed INT8 artifact, records it, and verification catches tampering', () => {
     const out = join(dir, 'cls-int8');
-    const r = edgectl(
-      'build',
-      '--model',
-      REAL_MODELS.cls,
-      '--target',
-      'cpu-x86_64',
-      '--precision',
-      'int8',
-      '--calibration',
-      'gen:ocr-lines:8',
-      '--version',
-      '1.0.0',
-      '--out',
-      out,
-    );
+    const r = build('cpu-x86_64', 'int8', out, '--calibration', 'gen:ocr-lines:8', '--version', '1.0.0');
     expect(r.stderr).toMatch(/100% Built/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/quantized\s+\d+ nodes \(static\)/);
@@ -77,20 +79,14 @@ describe('edgectl model commands', () => {
       }),
     ]);
     // Same version again: versions are immutable.
-    const again = edgectl(
-      'build',
-      '--model',
-      REAL_MODELS.cls,
-      '--target',
+    const again = build(
       'cpu-x86_64',
-      '--precision',
       'int8',
+      join(dir, 'again'),
       '--calibration',
       'gen:ocr-lines:8',
       '--version',
       '1.0.0',
-      '--out',
-      join(dir, 'again'),
     );
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already built/);
@@ -120,44 +116,12 @@ describe('edgectl model commands', () => {
     );
     expect(notOnnx.code).toBe(2);
     expect(notOnnx.stderr).toMatch(/not an ONNX model/);
-    const nano = edgectl(
-      'build',
-      '--model',
-      REAL_MODELS.cls,
-      '--target',
-      'jetson-nano',
-      '--precision',
-      'int8',
-      '--calibration',
-      'gen:ocr-lines:4',
-      '--out',
-      join(dir, 'x2'),
-    );
+    const nano = build('jetson-nano', 'int8', join(dir, 'x2'), '--calibration', 'gen:ocr-lines:4');
     expect(nano.code).toBe(2);
     expect(nano.stderr).toMatch(/does not run INT8/);
-    const noCal = edgectl(
-      'build',
-      '--model',
-      REAL_MODELS.cls,
-      '--target',
-      'cpu-x86_64',
-      '--precision',
-      'int8',
-      '--out',
-      join(dir, 'x3'),
-    );
+    const noCal = build('cpu-x86_64', 'int8', join(dir, 'x3'));
     expect(noCal.stderr).toMatch(/needs calibration data/);
-    const badTarget = edgectl(
-      'build',
-      '--model',
-      REAL_MODELS.cls,
-      '--target',
-      'tpu',
-      '--precision',
-      'int8',
-      '--out',
-      join(dir, 'x4'),
-    );
+    const badTarget = build('tpu', 'int8', join(dir, 'x4'));
     expect(badTarget.code).toBe(2);
     expect(badTarget.stderr).toMatch(/--target must be one of/);
     for (const d of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(join(dir, d))).toBe(false);

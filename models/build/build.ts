@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
+import { APP_VERSION } from '../../main/core/version.js';
 import type { BuildRecord, Manifest } from '../../shared/artifact.js';
 import { getTarget, type CompatReport, type TargetProfile } from '../../shared/targets.js';
 import { compatibilityReport } from '../compat/report.js';
@@ -467,7 +468,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
             }
           : null,
         tools: {
-          edgeConsole: process.env.npm_package_version ?? '0.1.0',
+          edgeConsole: APP_VERSION,
           onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
           ...(compile.toolVersion ? { [compile.tool]: compile.toolVersion } : {}),
         },

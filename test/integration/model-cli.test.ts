@@ -63,8 +63,11 @@ describe('edgectl model commands', () => {
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
       precision: string;
       files: { path: string }[];
+      tools: { edgeConsole: string };
     };
     expect(manifest.precision).toBe('int8');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(manifest.tools.edgeConsole).toBe(pkg.version);
     expect(manifest.files.map((f) => f.path)).toEqual(
       expect.arrayContaining(['model.onnx', 'build-report.json', 'model.ort-optimized.onnx']),
     );

@@ -96,17 +96,22 @@ describe.skipIf(skipReason !== null)('Fleet and Device pages in Chromium', () =>
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.waitForSelector(`.fleet-table[data-row-count="${DEVICES}"]`, { timeout: 5_000 });
 
-    // A status chip shows only that status; its count matches the rows shown.
+    // A status chip shows only that status; its count matches the rows shown. Simulated devices
+    // change status while the test runs, so the chip's count and the rows are read in one snapshot.
     const healthy = page.locator('[data-status-chip="healthy"]');
-    const count = Number((await healthy.locator('.chip-count').textContent())?.replace(/,/g, ''));
     await healthy.click();
-    if (count > 0) {
-      await page.waitForSelector(`.fleet-table[data-row-count="${count}"]`, { timeout: 5_000 });
-      const shown = await page
-        .locator('.fleet-row')
-        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
-      expect(new Set(shown)).toEqual(new Set(['healthy']));
-    }
+    await page.waitForFunction(
+      () => {
+        const chip = document.querySelector('[data-status-chip="healthy"] .chip-count');
+        const table = document.querySelector<HTMLElement>('.fleet-table');
+        const count = Number(chip?.textContent?.replace(/,/g, '') ?? NaN);
+        const rows = [...document.querySelectorAll('.fleet-row')].map((r) => r.getAttribute('data-status'));
+        const shown = table === null ? 0 : Number(table.dataset.rowCount);
+        return shown === count && rows.every((s) => s === 'healthy');
+      },
+      null,
+      { timeout: 5_000 },
+    );
     await healthy.click();
     await page.waitForSelector(`.fleet-table[data-row-count="${DEVICES}"]`, { timeout: 5_000 });
   }, 30_000);

@@ -203,6 +203,10 @@ export const BuildReport = z.object({
         })
         .nullable(),
       agreement: Agreement.nullable(),
+      /** How the weights of layers kept float are stored (absent in reports of older builds). */
+      floatWeights: z
+        .object({ storage: z.enum(['float32', 'float16', 'int8']), tensors: z.number() })
+        .optional(),
     })
     .nullable(),
   compat: CompatReport,

@@ -12,6 +12,7 @@ import {
   DEFAULT_FP16_BLOCK_OPS,
   float16BitsToNumber,
   float32ToFloat16Bits,
+  storeWeightsAsFloat16,
   toFloat16Array,
 } from './fp16.js';
 import { readFloats } from './graph.js';
@@ -528,5 +529,97 @@ describe('convertToFloat16', () => {
       expect((err as AppError).message).toMatch(/no graph/);
       expect((err as AppError).hint).toBeTruthy();
     }
+  });
+});
+
+describe('float16 storage of float32 weights', () => {
+  /** Conv (weights [8,4,3,3], 288 values) → MatMul with a huge constant and one with tiny values. */
+  function storageModel(): onnx.ModelProto {
+    return model({
+      opset: 13,
+      graph: graph({
+        name: 'storage',
+        nodes: [
+          node('Conv', ['x', 'W', 'B'], ['c'], {
+            name: 'conv',
+            attributes: { pads: attr.ints([1, 1, 1, 1]) },
+          }),
+          node('Reshape', ['c', 'shape'], ['flat']),
+          node('MatMul', ['flat', 'Big'], ['y']),
+          node('MatMul', ['flat', 'Tiny'], ['z']),
+        ],
+        inputs: [valueInfo('x', 'float32', [1, 4, 4, 4])],
+        outputs: [valueInfo('y', 'float32', [1, 2]), valueInfo('z', 'float32', [1, 2])],
+        initializers: [
+          tensor('W', 'float32', [8, 4, 3, 3], randomFloats(288, 3)),
+          tensor('B', 'float32', [8], randomFloats(8, 4)),
+          tensor('shape', 'int64', [2], [1, 128]),
+          tensor(
+            'Big',
+            'float32',
+            [128, 2],
+            Float32Array.from({ length: 256 }, (_, i) => (i === 7 ? 1e6 : i)),
+          ),
+          tensor(
+            'Tiny',
+            'float32',
+            [128, 2],
+            Float32Array.from({ length: 256 }, (_, i) => 1e-7 * (i + 1)),
+          ),
+        ],
+      }),
+    });
+  }
+
+  it('halves the large weights, keeps what float16 cannot hold, and computes the same in onnxruntime', async () => {
+    const source = storageModel();
+    const r = storeWeightsAsFloat16(source, { minElements: 100 });
+    // W moves to float16 behind a Cast; B is too small, Big overflows float16, Tiny would be flushed to zero.
+    expect(r.tensors).toEqual(['W']);
+    expect(init(r.model, 'W')).toBeUndefined();
+    expect(init(r.model, 'W_float16')?.dataType).toBe(DataType.FLOAT16);
+    const cast = g(r.model).node![0]!;
+    expect(cast.opType).toBe('Cast');
+    expect(cast.output).toEqual(['W']);
+    expect(castTo(cast)).toBe(DataType.FLOAT);
+    expect(r.bytesAfter).toBe(r.bytesBefore - 288 * 2);
+    // The input model is untouched.
+    expect(init(source, 'W')?.dataType).toBe(DataType.FLOAT);
+
+    const x = f32(
+      Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+      [1, 4, 4, 4],
+    );
+    const want = await run(source, { x });
+    for (const level of ['disabled', 'all'] as const) {
+      const session = await createSession(encodeModel(r.model), { graphOptimizationLevel: level });
+      try {
+        const got = await session.run({ x });
+        expectClose(got.y!, want.y!, 1e-3);
+        expectClose(got.z!, want.z!, 1e-3);
+      } finally {
+        await session.release();
+      }
+    }
+  });
+
+  it('leaves weights read by Q/DQ nodes and graph inputs alone', () => {
+    const m = tinyConvModel();
+    g(m).input!.push(valueInfo('W', 'float32', [4, 3, 3, 3]));
+    expect(storeWeightsAsFloat16(m, { minElements: 1 }).tensors).toEqual(['B']);
+    const q = model({
+      opset: 13,
+      graph: graph({
+        name: 'q',
+        nodes: [node('QuantizeLinear', ['x', 's', 'zp'], ['y'])],
+        inputs: [valueInfo('x', 'float32', [2048])],
+        outputs: [valueInfo('y', 'uint8', [2048])],
+        initializers: [
+          tensor('s', 'float32', [2048], new Float32Array(2048).fill(0.5)),
+          tensor('zp', 'uint8', [2048], new Uint8Array(2048)),
+        ],
+      }),
+    });
+    expect(storeWeightsAsFloat16(q).tensors).toEqual([]);
   });
 });

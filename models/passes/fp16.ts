@@ -166,8 +166,18 @@ export function float32ToFloat16Bits(value: number): number {
   return sign | h;
 }
 
-/** The value of a float16 bit pattern. */
+let halfTable: Float64Array | undefined;
+
+/** The value of a float16 bit pattern (from a table of all 65536, built on first use). */
 export function float16BitsToNumber(bits: number): number {
+  if (!halfTable) {
+    halfTable = new Float64Array(65536);
+    for (let b = 0; b < 65536; b++) halfTable[b] = decodeHalf(b);
+  }
+  return halfTable[bits & 0xffff] ?? NaN;
+}
+
+function decodeHalf(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exp = (bits >>> 10) & 0x1f;
   const mant = bits & 0x3ff;
@@ -828,4 +838,101 @@ function weightBytes(graph: onnx.IGraphProto): number {
     else if (a?.name === 'value_floats') bytes += 4 * (a.floats ?? []).length;
   }
   return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Float16 storage of float32 weights
+
+export interface Float16StorageOptions {
+  /** Initializers with fewer elements stay float32: a Cast node costs more than it saves (default 1024). */
+  minElements?: number;
+  /**
+   * Largest relative RMS error a tensor may take from the float16 rounding (default 1e-3; float16 rounds to about
+   * 2.4e-4 relative, so only tensors with many values below float16's normal range, 6.1e-5, exceed it).
+   */
+  maxRelativeError?: number;
+}
+
+export interface Float16StorageResult {
+  model: onnx.ModelProto;
+  /** Initializers now stored as float16. */
+  tensors: string[];
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/**
+ * Stores the large float32 weights of a model as float16, each behind a Cast back to float32, so the file shrinks
+ * while every node still computes in float32 on the same values rounded to float16. onnxruntime folds
+ * Cast(initializer) into a float32 initializer when it loads the model with graph optimizations on, so inference
+ * costs nothing extra. Used for the layers an INT8 build keeps float. Initializers read by Q/DQ nodes (scales)
+ * or used as graph inputs, external or sparse data, and tensors float16 cannot hold (beyond ±65504, or rounding
+ * off more than `maxRelativeError`) stay as they are. The input model is not changed.
+ */
+export function storeWeightsAsFloat16(
+  model: onnx.IModelProto,
+  opts: Float16StorageOptions & {
+    /** Rewrite `model` itself (it must be a ModelProto the caller owns) instead of a copy. */
+    inPlace?: boolean;
+  } = {},
+): Float16StorageResult {
+  const copy = opts.inPlace ? (model as onnx.ModelProto) : cloneModel(model);
+  const graph = copy.graph;
+  if (!graph) throw new AppError('MODEL_MALFORMED', 'model has no graph', { hint: 'Re-export the model.' });
+  const bytesBefore = weightBytes(graph);
+  const minElements = opts.minElements ?? 1024;
+  const maxError = opts.maxRelativeError ?? 1e-3;
+  const graphInputs = new Set((graph.input ?? []).map((v) => v.name ?? ''));
+  const outputs = new Set((graph.output ?? []).map((v) => v.name ?? ''));
+  const readers = new Map<string, onnx.INodeProto[]>();
+  for (const n of graph.node ?? [])
+    for (const i of n.input ?? []) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const subgraphNames = allSubgraphReferences(graph);
+  const taken = usedNames(copy);
+  const casts: onnx.INodeProto[] = [];
+  const tensors: string[] = [];
+  for (const t of graph.initializer ?? []) {
+    const name = t.name ?? '';
+    const rs = readers.get(name) ?? [];
+    if (
+      t.dataType !== DataType.FLOAT ||
+      isExternal(t) ||
+      graphInputs.has(name) ||
+      outputs.has(name) ||
+      subgraphNames.has(name) ||
+      rs.length === 0 ||
+      rs.some(
+        (n) => !isDefaultDomain(n.domain) || n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear',
+      )
+    )
+      continue;
+    const values = readFloats(t);
+    if (!values || values.length < minElements) continue;
+    const half = toFloat16Array(values);
+    if (half.clamped > 0) continue;
+    let err = 0;
+    let ref = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] ?? 0;
+      const d = float16BitsToNumber(half.bits[i] ?? 0) - v;
+      err += d * d;
+      ref += v * v;
+    }
+    if (ref > 0 && Math.sqrt(err / ref) > maxError) continue;
+    const stored = uniqueName(`${name}_float16`, taken);
+    graph.initializer!.push(
+      onnx.TensorProto.create({
+        name: stored,
+        dataType: FLOAT16,
+        dims: t.dims ?? [],
+        rawData: halfRawData(half.bits),
+      }),
+    );
+    casts.push(castNode(uniqueName(`${name}_Cast`, taken), stored, name, 32));
+    tensors.push(name);
+  }
+  const moved = new Set(tensors);
+  graph.initializer = (graph.initializer ?? []).filter((t) => !moved.has(t.name ?? ''));
+  graph.node = [...casts, ...(graph.node ?? [])];
+  return { model: copy, tensors, bytesBefore, bytesAfter: weightBytes(graph) };
 }

@@ -30,8 +30,10 @@ import {
   quantizeBias,
   quantizeWeightsPerChannel,
   type ActivationType,
+  type PerChannelWeights,
   type QParams,
 } from './qparams.js';
+import { storeWeightsAsFloat16 } from '../passes/fp16.js';
 import { inferElemTypes, isFloatType } from './types.js';
 
 /** How each op type is quantized: which inputs are activations, which is the weight, and the output rule. */
@@ -80,6 +82,10 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
 
 export const QUANTIZABLE_OPS: readonly string[] = Object.keys(OP_RULES);
 
+/** Storage of the weights of layers an INT8 build keeps float (see QdqOptions.floatWeights). */
+export type FloatWeightStorage = 'float32' | 'float16' | 'int8';
+export const FLOAT_WEIGHT_STORAGE: readonly FloatWeightStorage[] = ['float32', 'float16', 'int8'];
+
 export interface QdqOptions {
   activationType: ActivationType;
   /** Symmetric activations (zero point 0 / 128); forced for int8 (TensorRT). */
@@ -87,11 +93,13 @@ export interface QdqOptions {
   /** 7-bit weights for CPUs without VNNI (see qparams.ts). */
   reduceRange?: boolean;
   /**
-   * Store the weights of Conv/MatMul/Gemm nodes that stay float as int8 too (full 8-bit range, per output channel)
-   * behind a DequantizeLinear, so the artifact shrinks as if they were quantized while they compute in float.
-   * Default false.
+   * How the weights of Conv/MatMul/Gemm nodes that stay float are stored (default 'float32'):
+   * - 'float16': as float16 behind a Cast (storeWeightsAsFloat16); onnxruntime folds the Cast when it loads the
+   *   model, so they compute exactly as before on values rounded to float16, at no cost per run;
+   * - 'int8': as int8 per output channel behind a DequantizeLinear, the size of quantized layers; onnxruntime
+   *   keeps DequantizeLinear nodes out of constant folding, so it dequantizes them on every run (slower).
    */
-  weightOnlyFloat?: boolean;
+  floatWeights?: FloatWeightStorage;
   /**
    * Bias correction (default true): rounding a Conv's weights shifts its output by ΔW·E[x] on average; with the
    * input's per-channel means from calibration, that shift is subtracted from the bias (Nagel et al. 2019,
@@ -114,7 +122,7 @@ export interface QdqResult {
   /** Nodes that were in the plan but stayed float, with the reason. */
   skipped: { node: string; opType: string; reason: string }[];
   activations: QuantizedTensorInfo[];
-  /** Quantized weights; weightOnly: stored int8 for a node that computes in float. */
+  /** Quantized weights; weightOnly: stored compressed (int8, or float16 with bits 16) for a node that computes in float. */
   weights: { tensor: string; node: string; channels: number; bits: number; weightOnly?: boolean }[];
   /** Activation tensor → the name of its dequantized value in the quantized model (what consumers read). */
   dequantized: Map<string, string>;
@@ -247,6 +255,61 @@ export function convBiasShift(
   return shift;
 }
 
+interface QuantizedWeight {
+  qw: PerChannelWeights;
+  /** Bias correction's shift for this weight (see convBiasShift), computed once per input-mean array. */
+  biasShift(dims: readonly number[], group: number, mean: Float64Array): Float64Array | undefined;
+}
+
+/**
+ * Quantized weights by source tensor (its raw bytes when it has them, so a rewritten tensor is a new entry) and
+ * settings. The accuracy search quantizes the same model a dozen times with different placements; weights are
+ * the same each time.
+ */
+const weightCache = new WeakMap<object, Map<string, QuantizedWeight>>();
+
+function quantizedWeight(
+  t: onnx.ITensorProto,
+  dims: readonly number[],
+  axis: number | undefined,
+  reduceRange: boolean,
+): QuantizedWeight | undefined {
+  const owner: object = t.rawData && t.rawData.length > 0 ? t.rawData : t;
+  const key = `${dims.join('x')}|${axis ?? 'tensor'}|${reduceRange}`;
+  const cached = weightCache.get(owner)?.get(key);
+  if (cached) return cached;
+  const values = readFloats(t);
+  if (!values) return undefined;
+  let qw: PerChannelWeights;
+  if (axis === undefined) {
+    // Per-tensor: one scale for the whole tensor.
+    let m = 0;
+    for (const v of values) m = Math.max(m, Math.abs(v));
+    const s = m > 0 ? m / (reduceRange ? 63 : 127) : 1;
+    const q = new Int8Array(values.length);
+    for (let i = 0; i < values.length; i++)
+      q[i] = Math.max(-127, Math.min(127, Math.round((values[i] ?? 0) / s)));
+    qw = { values: q, scales: Float32Array.of(s), axis: 0, maxError: Float32Array.of(s / 2) };
+  } else {
+    qw = quantizeWeightsPerChannel(values, dims, axis, reduceRange);
+  }
+  const shifts = new WeakMap<Float64Array, Map<number, Float64Array | undefined>>();
+  const entry: QuantizedWeight = {
+    qw,
+    biasShift(d, group, mean) {
+      const byGroup = shifts.get(mean) ?? new Map<number, Float64Array | undefined>();
+      shifts.set(mean, byGroup);
+      if (!byGroup.has(group))
+        byGroup.set(group, convBiasShift(values, qw.values, qw.scales, d, group, mean));
+      return byGroup.get(group);
+    },
+  };
+  const forOwner = weightCache.get(owner) ?? new Map<string, QuantizedWeight>();
+  forOwner.set(key, entry);
+  weightCache.set(owner, forOwner);
+  return entry;
+}
+
 /** Quantizes the nodes in `plan` (by name) using calibrated `ranges`; the input model is not changed. */
 export function quantizeQdq(
   source: onnx.IModelProto,
@@ -274,6 +337,9 @@ export function quantizeQdq(
   }
   const types = inferElemTypes(graph);
   const taken = usedNames(model);
+  // Weights are quantized from the caller's tensors, so repeated calls on one model (the accuracy search) reuse it.
+  const sourceInits = new Map<string, onnx.ITensorProto>();
+  for (const t of source.graph?.initializer ?? []) if (t.name) sourceInits.set(t.name, t);
   const inits = new Map<string, onnx.ITensorProto>();
   for (const t of graph.initializer ?? []) if (t.name) inits.set(t.name, t);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name ?? ''));
@@ -562,36 +628,21 @@ export function quantizeQdq(
     if (wIdx !== undefined && wTensor && wIsWeight) {
       const dims = tensorDims(wTensor);
       const axis = rule.weight?.axis(n, dims);
-      const values = readFloats(wTensor);
-      if (!values) {
+      const quant = quantizedWeight(
+        sourceInits.get(ins[wIdx] ?? '') ?? wTensor,
+        dims,
+        axis,
+        opts.reduceRange === true,
+      );
+      if (!quant) {
         skip('weight is not a float32 initializer held in the model');
         continue;
       }
-      const qw =
-        axis === undefined
-          ? quantizeWeightsPerChannel(values, [values.length], 0, opts.reduceRange === true)
-          : quantizeWeightsPerChannel(values, dims, axis, opts.reduceRange === true);
-      if (axis === undefined) {
-        // Per-tensor: one scale for the whole tensor.
-        let m = 0;
-        for (const v of values) m = Math.max(m, Math.abs(v));
-        const s = m > 0 ? m / (opts.reduceRange ? 63 : 127) : 1;
-        qw.scales = Float32Array.of(s);
-        for (let i = 0; i < values.length; i++)
-          qw.values[i] = Math.max(-127, Math.min(127, Math.round((values[i] ?? 0) / s)));
-      }
+      const qw = quant.qw;
       weightScales = qw.scales;
       if (n.opType === 'Conv' && opts.biasCorrection !== false && axis === 0) {
         const mean = ranges.get(ins[0] ?? '')?.channelMean;
-        if (mean)
-          biasShift = convBiasShift(
-            values,
-            qw.values,
-            qw.scales,
-            dims,
-            int64(attribute(n, 'group')?.i ?? 1),
-            mean,
-          );
+        if (mean) biasShift = quant.biasShift(dims, int64(attribute(n, 'group')?.i ?? 1), mean);
       }
       const wName = ins[wIdx] ?? '';
       n.input![wIdx] = emitWeightDq(wName, key, wTensor, qw, axis, 'quantized');
@@ -668,7 +719,7 @@ export function quantizeQdq(
   }
 
   // Weight-only int8 storage for the weighted nodes that stay float.
-  if (opts.weightOnlyFloat) {
+  if (opts.floatWeights === 'int8') {
     const done = new Set(result.quantized);
     const uses = new Map<string, number>();
     for (const n of nodes) for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
@@ -786,5 +837,16 @@ export function quantizeQdq(
     (t) => used.has(t.name ?? '') || graphInputs.has(t.name ?? ''),
   );
   // Intermediate value_info types stay valid (float stays float); nothing else to update.
+  if (opts.floatWeights === 'float16') {
+    const h = storeWeightsAsFloat16(model, { inPlace: true, minElements: 128 });
+    result.model = h.model;
+    const stored = new Set(h.tensors);
+    for (const n of h.model.graph?.node ?? []) {
+      const rule = OP_RULES[n.opType ?? ''];
+      const w = rule?.weight ? n.input?.[rule.weight.index] : undefined;
+      if (w && stored.has(w))
+        result.weights.push({ tensor: w, node: n.name ?? '', channels: 0, bits: 16, weightOnly: true });
+    }
+  }
   return result;
 }

@@ -16,6 +16,7 @@ import {
   roundHalfEven,
   sqnrDb,
 } from './qparams.js';
+import { agreement, referenceOutputs } from './sensitivity.js';
 import { quantizeStatic } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
@@ -223,7 +224,7 @@ describe('static QDQ', () => {
     const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(8, [1, 3, 16, 16], 5), {
       method: 'minmax',
     });
-    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8', weightOnlyFloat: true });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8', floatWeights: 'int8' });
     expect(q.weights).toContainEqual(expect.objectContaining({ tensor: 'W1', weightOnly: true, bits: 8 }));
     const conv1 = q.model.graph!.node!.find((n) => n.name === 'conv1')!;
     expect(conv1.input![1]).not.toBe('W1');
@@ -231,6 +232,25 @@ describe('static QDQ', () => {
     expect(cosine(await run(m, x, [1, 3, 16, 16]), await run(q.model, x, [1, 3, 16, 16]))).toBeGreaterThan(
       0.99,
     );
+  });
+
+  it('float16 storage: layers kept float store float16 weights behind a Cast onnxruntime folds', async () => {
+    const m = convHardSwishModel();
+    const plan = new Set(['conv2']);
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(8, [1, 3, 16, 16], 5), {
+      method: 'minmax',
+    });
+    const plain = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8' });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8', floatWeights: 'float16' });
+    expect(q.quantized).toEqual(plain.quantized);
+    expect(q.weights).toContainEqual(expect.objectContaining({ tensor: 'W1', weightOnly: true, bits: 16 }));
+    const cast = q.model.graph!.node!.find((n) => n.opType === 'Cast' && n.output?.[0] === 'W1');
+    expect(cast).toBeDefined();
+    expect(encodeModel(q.model).length).toBeLessThan(encodeModel(plain.model).length);
+    const x = Float32Array.from({ length: 3 * 256 }, (_, i) => Math.cos(i));
+    expect(
+      cosine(await run(plain.model, x, [1, 3, 16, 16]), await run(q.model, x, [1, 3, 16, 16])),
+    ).toBeGreaterThan(0.9999);
   });
 
   it('refuses models below opset 13 with a hint', () => {
@@ -297,6 +317,60 @@ describe('static QDQ', () => {
     });
     expect(strict.agreement.cosine).toBeGreaterThanOrEqual(Math.min(0.99999, loose.agreement.cosine));
     expect(strict.quantized.length).toBeLessThanOrEqual(loose.quantized.length);
+  });
+});
+
+describe('agreement measurement', () => {
+  async function setup(): Promise<{ q: onnx.ModelProto; ctx: Awaited<ReturnType<typeof referenceOutputs>> }> {
+    const m = convHardSwishModel();
+    const plan = new Set(m.graph!.node!.map((n, i) => nodeKey(n, i)));
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(8, [1, 3, 16, 16], 5), {
+      method: 'minmax',
+    });
+    const q = quantizeQdq(m, plan, cal.ranges, { activationType: 'uint8', reduceRange: true }).model;
+    const samples = [];
+    for await (const s of source(6, [1, 3, 16, 16], 40).samples()) samples.push(s);
+    return { q, ctx: await referenceOutputs(m, samples) };
+  }
+
+  it('stops early, with an upper bound below the bar, once the bar is out of reach', async () => {
+    const { q, ctx } = await setup();
+    const full = await agreement(q, ctx);
+    expect(full.cosine).toBeLessThan(1);
+    const reachable = await agreement(q, ctx, { atLeast: full.cosine - 0.01 });
+    expect(reachable.partial).toBeUndefined();
+    expect(reachable.cosine).toBeCloseTo(full.cosine, 10);
+    // Perfect agreement cannot be reached once one sample falls short: the answer is a bound under the bar.
+    const out = await agreement(q, ctx, { atLeast: 0.9999999 });
+    expect(out.partial).toBe(true);
+    expect(out.cosine).toBeLessThan(0.9999999);
+    expect(out.cosine).toBeGreaterThanOrEqual(full.cosine);
+  });
+
+  it('measures Q/DQ as written or onnxruntime’s fused integer kernels, which agree on a small model', async () => {
+    const { q, ctx } = await setup();
+    const emulated = await agreement(q, ctx);
+    const runtime = await agreement(q, { ...ctx, optimized: true });
+    expect(emulated.cosine).toBeGreaterThan(0.99);
+    expect(runtime.cosine).toBeGreaterThan(0.99);
+    expect(Math.abs(runtime.cosine - emulated.cosine)).toBeLessThan(1e-3);
+  });
+
+  it('quantizing the same model twice gives the same bytes; changed weights are quantized anew', () => {
+    const m = convHardSwishModel();
+    const plan = new Set(m.graph!.node!.map((n, i) => nodeKey(n, i)));
+    const ranges = new Map(
+      m
+        .graph!.node!.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])])
+        .map((t) => [t, { min: -4, max: 4 }]),
+    );
+    const once = encodeModel(quantizeQdq(m, plan, ranges, { activationType: 'uint8' }).model);
+    const twice = encodeModel(quantizeQdq(m, plan, ranges, { activationType: 'uint8' }).model);
+    expect(twice).toEqual(once);
+    const w = m.graph!.initializer!.find((t) => t.name === 'W1')!;
+    w.rawData = new Uint8Array(Float32Array.from(randomFloats(216, 77, 0.5)).buffer);
+    const changed = encodeModel(quantizeQdq(m, plan, ranges, { activationType: 'uint8' }).model);
+    expect(changed).not.toEqual(once);
   });
 });
 

@@ -79,6 +79,12 @@ export interface EvalContext {
   outputNames: string[];
   threads?: number;
   signal?: AbortSignal;
+  /**
+   * Evaluate quantized models as onnxruntime runs them (graph optimizations on: its fused integer kernels) rather
+   * than Q/DQ as written (float arithmetic on quantized values). Right when the build runs on the target's own
+   * CPU type; the emulation stands in for other runtimes (TensorRT, the Edge TPU) and other CPUs.
+   */
+  optimized?: boolean;
 }
 
 function check(signal: AbortSignal | undefined): void {
@@ -89,7 +95,13 @@ async function runAll(
   model: onnx.IModelProto | Uint8Array,
   samples: readonly CalibrationSample[],
   fetch: string[],
-  opts: { threads?: number; optimized?: boolean; signal?: AbortSignal },
+  opts: {
+    threads?: number;
+    optimized?: boolean;
+    signal?: AbortSignal;
+    /** Called with each sample's outputs; returning false stops the run there. */
+    onSample?: (index: number, outputs: Record<string, Float32Array>) => boolean;
+  },
 ): Promise<Outputs> {
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);
   const session = await createSession(bytes, {
@@ -111,6 +123,7 @@ async function runAll(
         }
       }
       out.push(rec);
+      if (opts.onSample && !opts.onSample(out.length - 1, rec)) break;
     }
     return out;
   } finally {
@@ -156,14 +169,42 @@ export function compareOutputs(reference: Outputs, actual: Outputs, names: strin
     : { cosine: cosSum / n, minCosine: minCos, sqnrDb: sqnrSum / n };
 }
 
-/** Agreement of a (quantized) model with the FP32 reference. */
+/**
+ * Agreement of a (quantized) model with the FP32 reference. With `atLeast`, evaluation stops as soon as the mean
+ * cosine can no longer reach it even if every remaining sample agreed perfectly; the result then carries that
+ * upper bound (below `atLeast`) and `partial: true`.
+ */
 export async function agreement(
   model: onnx.IModelProto | Uint8Array,
   ctx: EvalContext,
-  opts: { optimized?: boolean } = {},
-): Promise<Agreement> {
-  const out = await runAll(model, ctx.samples, ctx.outputNames, { ...ctx, ...opts });
-  return compareOutputs(ctx.reference, out, ctx.outputNames);
+  opts: { optimized?: boolean; atLeast?: number } = {},
+): Promise<Agreement & { partial?: boolean }> {
+  const total = ctx.samples.length * ctx.outputNames.length;
+  let sum = 0;
+  let partial = false;
+  const onSample =
+    opts.atLeast === undefined
+      ? undefined
+      : (i: number, rec: Record<string, Float32Array>): boolean => {
+          for (const name of ctx.outputNames) {
+            const a = ctx.reference[i]?.[name];
+            const b = rec[name];
+            sum += a && b ? cosine(a, b) : 1;
+          }
+          const done = (i + 1) * ctx.outputNames.length;
+          const best = (sum + (total - done)) / total;
+          if (best < (opts.atLeast ?? 0) && done < total) partial = true;
+          return !partial;
+        };
+  const out = await runAll(model, ctx.samples, ctx.outputNames, {
+    ...ctx,
+    ...(opts.optimized !== undefined ? { optimized: opts.optimized } : {}),
+    ...(onSample ? { onSample } : {}),
+  });
+  const a = compareOutputs(ctx.reference, out, ctx.outputNames);
+  return partial
+    ? { ...a, cosine: (sum + (total - out.length * ctx.outputNames.length)) / total, partial }
+    : a;
 }
 
 export interface LayerSensitivity {
@@ -231,7 +272,8 @@ export async function perLayerSqnr(
   if (names.length === 0) return [];
   const qNames = names.map((t) => dequantized.get(t) ?? t);
   const a = await runAll(exposeTensors(fp32, names), ctx.samples, names, { ...ctx, optimized: true });
-  const b = await runAll(exposeTensors(quantized, qNames), ctx.samples, qNames, ctx);
+  // Intermediate tensors exist only in the graph as written: fused kernels would hide them.
+  const b = await runAll(exposeTensors(quantized, qNames), ctx.samples, qNames, { ...ctx, optimized: false });
   return pairs.map((p) => {
     let s = 0;
     let cs = 0;

@@ -64,8 +64,11 @@ describe('edgectl model commands', () => {
       precision: string;
       files: { path: string }[];
       tools: { edgeConsole: string };
+      quantization: { floatWeights: string };
     };
     expect(manifest.precision).toBe('int8');
+    // Layers kept float store float16 weights by default on CPU (same speed, half the bytes).
+    expect(manifest.quantization.floatWeights).toBe('float16');
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(manifest.tools.edgeConsole).toBe(pkg.version);
     expect(manifest.files.map((f) => f.path)).toEqual(
@@ -127,7 +130,10 @@ describe('edgectl model commands', () => {
     const badTarget = build('tpu', 'int8', join(dir, 'x4'));
     expect(badTarget.code).toBe(2);
     expect(badTarget.stderr).toMatch(/--target must be one of/);
-    for (const d of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(join(dir, d))).toBe(false);
+    const badStorage = build('cpu-x86_64', 'int8', join(dir, 'x5'), '--float-weights', 'fp8');
+    expect(badStorage.code).toBe(2);
+    expect(badStorage.stderr).toMatch(/--float-weights must be one of float32, float16, int8/);
+    for (const d of ['x1', 'x2', 'x3', 'x4', 'x5']) expect(existsSync(join(dir, d))).toBe(false);
   });
 
   it('Ctrl-C cancels a build: no artifact, nothing half-written, recorded as cancelled', async () => {

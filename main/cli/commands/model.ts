@@ -23,6 +23,7 @@ import { verifyArtifact } from '../../../models/artifact/verify.js';
 import { packArtifact, verifyArchive } from '../../../models/artifact/archive.js';
 import { loadOrCreateSigningKey, trustedKeyOf } from '../../../models/artifact/signing.js';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../../../models/quantize/calibrate.js';
+import { FLOAT_WEIGHT_STORAGE, type FloatWeightStorage } from '../../../models/quantize/qdq.js';
 import { PRESET_NAMES, type PresetName } from '../../../models/data/preprocess.js';
 import { parseIntOption, runAction } from '../errors.js';
 
@@ -202,8 +203,9 @@ export function registerModelCommands(program: Command): void {
       choice('--sensitivity', ['channel', 'layer'] as const),
     )
     .option(
-      '--compress-float-weights',
-      'int8: store the weights of layers kept float as int8 too (smaller artifact; onnxruntime CPU then runs slower)',
+      '--float-weights <storage>',
+      'int8 on CPU: storage of the weights of layers kept float: float16 (default; same speed, half the bytes), float32, or int8 (smallest; onnxruntime then runs slower)',
+      choice('--float-weights', FLOAT_WEIGHT_STORAGE),
     )
     .option('--overwrite', 'replace an existing artifact at --out')
     .option('--threads <n>', 'onnxruntime threads', parseIntOption('--threads', 1, 256))
@@ -226,7 +228,7 @@ export function registerModelCommands(program: Command): void {
           exclude?: string[];
           accuracyBudget?: number;
           overwrite?: boolean;
-          compressFloatWeights?: boolean;
+          floatWeights?: FloatWeightStorage;
           sensitivity?: 'channel' | 'layer';
           threads?: number;
           dataDir: string;
@@ -261,7 +263,7 @@ export function registerModelCommands(program: Command): void {
             ...(opts.exclude ? { exclude: opts.exclude } : {}),
             ...(opts.accuracyBudget !== undefined ? { accuracyBudget: opts.accuracyBudget } : {}),
             ...(opts.overwrite ? { overwrite: true } : {}),
-            ...(opts.compressFloatWeights ? { compressFloatWeights: true } : {}),
+            ...(opts.floatWeights ? { floatWeights: opts.floatWeights } : {}),
             ...(opts.sensitivity ? { sensitivity: opts.sensitivity } : {}),
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };

@@ -131,7 +131,11 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
         {q.calibration &&
           ` · calibration: ${q.calibration.method}, ${q.calibration.samples} samples, ${q.calibration.tensors} tensors, ${formatMs(q.calibration.totalMs)}`}
         {q.agreement &&
-          ` · quantized vs FP32 on the calibration set: cosine ${formatCosine(q.agreement.cosine)}`}
+          ` · quantized vs FP32 on held-out samples: cosine ${formatCosine(q.agreement.cosine)}`}
+        {q.floatWeights &&
+          q.floatWeights.storage !== 'float32' &&
+          q.floatWeights.tensors > 0 &&
+          ` · weights of float layers stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`}
       </div>
       <div className="report-grid">
         <div className="report-col">

@@ -96,8 +96,9 @@ export interface QdqOptions {
    * How the weights of Conv/MatMul/Gemm nodes that stay float are stored (default 'float32'):
    * - 'float16': as float16 behind a Cast (storeWeightsAsFloat16); onnxruntime folds the Cast when it loads the
    *   model, so they compute exactly as before on values rounded to float16, at no cost per run;
-   * - 'int8': as int8 per output channel behind a DequantizeLinear, the size of quantized layers; onnxruntime
-   *   keeps DequantizeLinear nodes out of constant folding, so it dequantizes them on every run (slower).
+   * - 'int8': as int8 per output channel restored by Cast and Mul, the size of quantized layers; onnxruntime folds
+   *   those at load too (a DequantizeLinear it would not fold, and would run on every inference). Rounding the
+   *   weights to 8 bits costs some accuracy, which the accuracy search measures.
    */
   floatWeights?: FloatWeightStorage;
   /**
@@ -117,6 +118,8 @@ export interface QuantizedTensorInfo {
 
 export interface QdqResult {
   model: onnx.ModelProto;
+  /** The plan this result was placed from (to redo it with other options). */
+  plan: ReadonlySet<string>;
   /** Nodes that were quantized. */
   quantized: string[];
   /** Nodes that were in the plan but stayed float, with the reason. */
@@ -353,6 +356,7 @@ export function quantizeQdq(
 
   const result: QdqResult = {
     model,
+    plan,
     quantized: [],
     skipped: [],
     activations: [],
@@ -503,6 +507,62 @@ export function quantizeQdq(
    * Stores quantized weights as an int8 initializer with its scales and zero points, and a DequantizeLinear placed
    * just before the node that reads it; returns the dequantized name the node should read.
    */
+  /**
+   * Stores weights as int8 with per-channel float scales, restored by Cast(int8 → float) and Mul: plain ops on
+   * constants, which onnxruntime folds into a float32 initializer when it loads the model (it never folds a
+   * DequantizeLinear, which would run on every inference). Returns the name the node should read.
+   */
+  const emitWeightCastMul = (
+    wName: string,
+    key: string,
+    w: onnx.ITensorProto,
+    qw: { values: Int8Array; scales: Float32Array },
+    axis: number,
+  ): string => {
+    const base = wName.replace(/[^A-Za-z0-9_.:-]/g, '_');
+    const dims = tensorDims(w);
+    const qn = uniqueName(`${base}_int8`, taken);
+    const sn = uniqueName(`${base}_scale`, taken);
+    const cast = uniqueName(`${base}_int8_as_float`, taken);
+    const out = uniqueName(`${base}_restored`, taken);
+    newInits.push(
+      onnx.TensorProto.create({
+        name: qn,
+        dataType: DataType.INT8,
+        dims: w.dims ?? [],
+        rawData: new Uint8Array(qw.values.buffer, qw.values.byteOffset, qw.values.byteLength),
+      }),
+      onnx.TensorProto.create({
+        name: sn,
+        dataType: DataType.FLOAT,
+        dims: dims.map((d, i) => (i === axis ? d : 1)),
+        rawData: new Uint8Array(qw.scales.buffer, qw.scales.byteOffset, qw.scales.byteLength),
+      }),
+    );
+    inserts.set(`${wName}\u0000${key}`, [
+      onnx.NodeProto.create({
+        name: uniqueName(`${base}_Cast`, taken),
+        opType: 'Cast',
+        input: [qn],
+        output: [cast],
+        attribute: [
+          onnx.AttributeProto.create({
+            name: 'to',
+            type: onnx.AttributeProto.AttributeType.INT,
+            i: DataType.FLOAT,
+          }),
+        ],
+      }),
+      onnx.NodeProto.create({
+        name: uniqueName(`${base}_Mul`, taken),
+        opType: 'Mul',
+        input: [cast, sn],
+        output: [out],
+      }),
+    ]);
+    return out;
+  };
+
   const emitWeightDq = (
     wName: string,
     key: string,
@@ -751,7 +811,7 @@ export function quantizeQdq(
             mean,
           );
       }
-      n.input![wIdx] = emitWeightDq(wName, key, wt, qw, axis, 'int8');
+      n.input![wIdx] = emitWeightCastMul(wName, key, wt, qw, axis);
       if (biasShift && bName) {
         const bt = inits.get(bName);
         const b = bt ? readFloats(bt) : undefined;

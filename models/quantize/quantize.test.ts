@@ -320,6 +320,33 @@ describe('static QDQ', () => {
   });
 });
 
+describe('storage of the weights of layers kept float', () => {
+  it('auto: int8 when the budget still holds with it, float16 when it does not', async () => {
+    const m = convHardSwishModel();
+    const opts = { method: 'minmax', activationType: 'uint8', evalSamples: 2, floatWeights: 'auto' } as const;
+    const loose = await quantizeStatic(m, source(8, [1, 3, 16, 16]), {
+      ...opts,
+      exclude: ['conv1'],
+      accuracyBudget: 0.9,
+    });
+    expect(loose.floatWeights).toBe('int8');
+    expect(loose.qdq.weights).toContainEqual(
+      expect.objectContaining({ tensor: 'W1', weightOnly: true, bits: 8 }),
+    );
+    // Restored by Cast and Mul, which onnxruntime folds at load (a DequantizeLinear would run every time).
+    const restore = loose.model.graph!.node!.filter((n) => n.input?.some((i) => i.startsWith('W1_')));
+    expect(restore.map((n) => n.opType)).toEqual(['Cast', 'Mul', 'Conv']);
+    const unreachable = await quantizeStatic(m, source(8, [1, 3, 16, 16]), {
+      ...opts,
+      exclude: ['conv1'],
+      accuracyBudget: 0.9999999,
+    });
+    expect(unreachable.floatWeights).toBe('float16');
+    const noBudget = await quantizeStatic(m, source(8, [1, 3, 16, 16]), { ...opts, exclude: ['conv1'] });
+    expect(noBudget.floatWeights).toBe('float16');
+  });
+});
+
 describe('agreement measurement', () => {
   async function setup(): Promise<{ q: onnx.ModelProto; ctx: Awaited<ReturnType<typeof referenceOutputs>> }> {
     const m = convHardSwishModel();

@@ -73,8 +73,12 @@ export interface StaticOptions {
   sensitivity?: 'channel' | 'layer';
   /** Correct Conv biases for the mean shift weight rounding causes (see QdqOptions.biasCorrection). */
   biasCorrection?: boolean;
-  /** How the weights of layers kept float are stored (see QdqOptions.floatWeights; default float32). */
-  floatWeights?: FloatWeightStorage;
+  /**
+   * How the weights of layers kept float are stored (see QdqOptions.floatWeights; default float32). 'auto':
+   * float16 while searching, then int8 if the final placement still meets the accuracy budget with it (float16
+   * when there is no budget).
+   */
+  floatWeights?: FloatWeightStorage | 'auto';
   /**
    * Keep depthwise convolutions float (default true). Measured on onnxruntime 1.30, x86-64 AVX2, 1 thread, with
    * the PP-OCRv4 detector: its int8 depthwise QLinearConv ran at 0.6–1.0× the float kernel's speed, while
@@ -126,6 +130,8 @@ export interface StaticResult {
     totalMs: number;
   };
   ranges: Map<string, TensorRange>;
+  /** How the weights of the layers kept float are stored. */
+  floatWeights: FloatWeightStorage;
   /** Agreement with FP32 on the evaluation samples (Q/DQ evaluated as written). */
   agreement: Agreement;
   sensitivity: LayerSensitivity[];
@@ -141,6 +147,31 @@ function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
   const w = (graph.initializer ?? []).find((t) => t.name === n.input?.[1]);
   const out = w ? tensorDims(w)[0] : undefined;
   return out !== undefined && group === out;
+}
+
+/**
+ * The smallest k in [lo, hi] whose attempt passes, assuming passing is monotone in k (up to noise): binary search.
+ * Undefined when none passes. (Evaluating two candidates at once measured slower here: onnxruntime-node's
+ * session setup and runs occupy the calling thread.)
+ */
+async function smallestPassing<T>(
+  lo: number,
+  hi: number,
+  attempt: (k: number) => Promise<{ pass: boolean; value: T }>,
+  onStep?: (totalSteps: number) => void,
+): Promise<{ k: number; value: T } | undefined> {
+  let best: { k: number; value: T } | undefined;
+  const total = Math.ceil(Math.log2(hi - lo + 2));
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = await attempt(mid);
+    onStep?.(total);
+    if (r.pass) {
+      best = { k: mid, value: r.value };
+      hi = mid - 1;
+    } else lo = mid + 1;
+  }
+  return best;
 }
 
 /** Samples [start, start + n) of the source, streamed (earlier ones are skipped, not kept). */
@@ -253,7 +284,9 @@ export async function quantizeStatic(
   });
   const qdqOpts = {
     activationType: opts.activationType,
-    ...(opts.floatWeights !== undefined ? { floatWeights: opts.floatWeights } : {}),
+    ...(opts.floatWeights !== undefined
+      ? { floatWeights: opts.floatWeights === 'auto' ? ('float16' as const) : opts.floatWeights }
+      : {}),
     ...(opts.biasCorrection !== undefined ? { biasCorrection: opts.biasCorrection } : {}),
     ...(opts.symmetricActivations !== undefined ? { symmetricActivations: opts.symmetricActivations } : {}),
     ...(opts.reduceRange !== undefined ? { reduceRange: opts.reduceRange } : {}),
@@ -305,6 +338,8 @@ export async function quantizeStatic(
   });
   if (opts.evaluation === 'runtime') ctx.optimized = true;
   let agr = await agreement(q.model, ctx);
+  let steps = 0;
+  const onStep = (total: number): void => progress?.('search', ++steps, total);
   let sensitivity: LayerSensitivity[] = [];
   const layerKept: KeptFloat[] = [];
   if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget && opts.sensitivity === 'layer') {
@@ -316,28 +351,26 @@ export async function quantizeStatic(
       progress?.('sensitivity', d, t),
     );
     const order = [...sensitivity].sort((a, b) => a.cosine - b.cosine).map((x) => x.node);
-    let lo = 1;
-    let hi = order.length;
-    let best: { q: QdqResult; a: Agreement; k: number } | undefined;
-    let steps = 0;
-    const total = Math.ceil(Math.log2(order.length + 1));
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const keep = new Set(order.slice(0, mid));
-      const qq = quantizeQdq(
-        model,
-        pruneUnfed(new Set([...placed.sub].filter((p) => !keep.has(p)))),
-        cal.ranges,
-        qdqOpts,
-      );
-      // A placement that cannot reach the budget is dropped as soon as that is certain.
-      const a = await agreement(qq.model, ctx, { atLeast: budget });
-      progress?.('search', ++steps, total);
-      if (a.cosine >= budget) {
-        best = { q: qq, a, k: mid };
-        hi = mid - 1;
-      } else lo = mid + 1;
-    }
+    const found = await smallestPassing(
+      1,
+      order.length,
+      (mid) => {
+        const keep = new Set(order.slice(0, mid));
+        const qq = quantizeQdq(
+          model,
+          pruneUnfed(new Set([...placed.sub].filter((p) => !keep.has(p)))),
+          cal.ranges,
+          qdqOpts,
+        );
+        // A placement that cannot reach the budget is dropped as soon as that is certain.
+        return agreement(qq.model, ctx, { atLeast: budget }).then((a) => ({
+          pass: a.cosine >= budget,
+          value: { q: qq, a, k: mid },
+        }));
+      },
+      onStep,
+    );
+    let best: { q: QdqResult; a: Agreement; k: number } | undefined = found?.value;
     if (!best) {
       // Not even keeping every measured layer float... keep them all float: the budget comes first.
       const qq = quantizeQdq(
@@ -387,26 +420,31 @@ export async function quantizeStatic(
         placed: p,
       };
     };
-    let lo = 1;
-    let hi = order.length;
-    let best: Awaited<ReturnType<typeof attempt>> | undefined;
-    let steps = 0;
-    const total = Math.ceil(Math.log2(order.length + 1));
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = await attempt(mid, opts.accuracyBudget);
-      progress?.('search', ++steps, total);
-      if (r.a.cosine >= opts.accuracyBudget) {
-        best = r;
-        hi = mid - 1;
-      } else lo = mid + 1;
-    }
+    const budget = opts.accuracyBudget;
+    const found = await smallestPassing(
+      1,
+      order.length,
+      (mid) => attempt(mid, budget).then((r) => ({ pass: r.a.cosine >= budget, value: r })),
+      onStep,
+    );
+    let best = found?.value;
     // Not met even with every ranked activation float: keep them all float, the budget comes first.
     best ??= order.length > 0 ? await attempt(order.length) : undefined;
     if (best) {
       q = best.q;
       agr = best.a;
       placed = best.placed;
+    }
+  }
+  let floatWeights: FloatWeightStorage = qdqOpts.floatWeights ?? 'float32';
+  if (opts.floatWeights === 'auto' && opts.accuracyBudget !== undefined) {
+    // The smallest storage for the float layers, if the budget still holds with their weights rounded to int8.
+    const small = quantizeQdq(model, q.plan, cal.ranges, { ...qdqOpts, floatWeights: 'int8' });
+    const a = await agreement(small.model, ctx, { atLeast: opts.accuracyBudget });
+    if (a.cosine >= opts.accuracyBudget) {
+      q = small;
+      agr = a;
+      floatWeights = 'int8';
     }
   }
   for (const [node, t] of placed.removed) {
@@ -423,12 +461,13 @@ export async function quantizeStatic(
   }
   keptFloat.push(...layerKept);
   for (const s2 of q.skipped) keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason });
-  // The per-layer report needs every quantized tensor from both models: two samples are plenty for it.
+  // The per-layer report needs every quantized tensor from both models: one sample (its every activation value)
+  // is plenty for it.
   const layers = await perLayerSqnr(
     model,
     q.model,
     q.quantized,
-    { ...ctx, samples: ctx.samples.slice(0, 2), reference: ctx.reference.slice(0, 2) },
+    { ...ctx, samples: ctx.samples.slice(0, 1), reference: ctx.reference.slice(0, 1) },
     q.dequantized,
   );
   progress?.('report', 1, 1);
@@ -444,6 +483,7 @@ export async function quantizeStatic(
       totalMs: cal.totalMs,
     },
     ranges: cal.ranges,
+    floatWeights,
     agreement: agr,
     sensitivity,
     layers,

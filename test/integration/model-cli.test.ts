@@ -132,7 +132,7 @@ describe('edgectl model commands', () => {
     expect(badTarget.stderr).toMatch(/--target must be one of/);
     const badStorage = build('cpu-x86_64', 'int8', join(dir, 'x5'), '--float-weights', 'fp8');
     expect(badStorage.code).toBe(2);
-    expect(badStorage.stderr).toMatch(/--float-weights must be one of float32, float16, int8/);
+    expect(badStorage.stderr).toMatch(/--float-weights must be one of auto, float32, float16, int8/);
     for (const d of ['x1', 'x2', 'x3', 'x4', 'x5']) expect(existsSync(join(dir, d))).toBe(false);
   });
 

@@ -204,8 +204,8 @@ export function registerModelCommands(program: Command): void {
     )
     .option(
       '--float-weights <storage>',
-      'int8 on CPU: storage of the weights of layers kept float: float16 (default; same speed, half the bytes), float32, or int8 (smallest; onnxruntime then runs slower)',
-      choice('--float-weights', FLOAT_WEIGHT_STORAGE),
+      'int8 on CPU: storage of the weights of layers kept float: auto (default: int8 if --accuracy-budget still holds, else float16), float16, int8 or float32; onnxruntime restores them at load, so speed is the same',
+      choice('--float-weights', ['auto', ...FLOAT_WEIGHT_STORAGE] as const),
     )
     .option('--overwrite', 'replace an existing artifact at --out')
     .option('--threads <n>', 'onnxruntime threads', parseIntOption('--threads', 1, 256))
@@ -228,7 +228,7 @@ export function registerModelCommands(program: Command): void {
           exclude?: string[];
           accuracyBudget?: number;
           overwrite?: boolean;
-          floatWeights?: FloatWeightStorage;
+          floatWeights?: FloatWeightStorage | 'auto';
           sensitivity?: 'channel' | 'layer';
           threads?: number;
           dataDir: string;

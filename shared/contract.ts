@@ -203,6 +203,8 @@ export const BuildReport = z.object({
         })
         .nullable(),
       agreement: Agreement.nullable(),
+      /** The samples `agreement` was measured on (absent in reports of older builds). */
+      agreementSamples: z.object({ count: z.number(), heldOut: z.boolean() }).optional(),
       /** How the weights of layers kept float are stored (absent in reports of older builds). */
       floatWeights: z
         .object({ storage: z.enum(['float32', 'float16', 'int8']), tensors: z.number() })
@@ -361,6 +363,8 @@ export const contract = {
         exclude: z.array(z.string().min(1).max(256)).max(1000).optional(),
         accuracyBudget: z.number().gt(0).lte(1).optional(),
         sensitivity: z.enum(['channel', 'layer']).optional(),
+        /** INT8 on CPU targets: storage of the weights of layers kept float (default auto). */
+        floatWeights: z.enum(['auto', 'float32', 'float16', 'int8']).optional(),
       })
       .strict(),
     output: z.object({ jobId: z.string(), buildId: z.uuid(), outDir: z.string() }),

@@ -495,6 +495,7 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
         ...(input.exclude?.length ? { exclude: input.exclude } : {}),
         ...(input.accuracyBudget !== undefined ? { accuracyBudget: input.accuracyBudget } : {}),
         ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}),
+        ...(input.floatWeights ? { floatWeights: input.floatWeights } : {}),
       };
       const started = clock();
       const entry: Running = {

@@ -121,6 +121,7 @@ export interface BuildReport {
     } | null;
     agreement: Agreement | null;
     floatWeights?: { storage: FloatWeightStorage; tensors: number };
+    agreementSamples?: { count: number; heldOut: boolean };
   } | null;
   compat: CompatReport;
   compile: CompileOutcome;
@@ -364,6 +365,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         layers: r.layers,
         calibration: r.calibration,
         agreement: r.agreement,
+        agreementSamples: r.agreementSamples,
         floatWeights: {
           storage: r.floatWeights,
           tensors: r.qdq.weights.filter((w) => w.weightOnly === true).length,

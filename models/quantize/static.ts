@@ -132,6 +132,8 @@ export interface StaticResult {
   ranges: Map<string, TensorRange>;
   /** How the weights of the layers kept float are stored. */
   floatWeights: FloatWeightStorage;
+  /** The samples `agreement` was measured on: held out of calibration, or calibration samples when too few. */
+  agreementSamples: { count: number; heldOut: boolean };
   /** Agreement with FP32 on the evaluation samples (Q/DQ evaluated as written). */
   agreement: Agreement;
   sensitivity: LayerSensitivity[];
@@ -484,6 +486,7 @@ export async function quantizeStatic(
     },
     ranges: cal.ranges,
     floatWeights,
+    agreementSamples: { count: ctx.samples.length, heldOut: holdOut },
     agreement: agr,
     sensitivity,
     layers,

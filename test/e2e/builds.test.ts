@@ -62,6 +62,8 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     // Accuracy-aware mode: the budget brings up the choice of what to keep float first.
     await page.locator('input[name="accuracyBudget"]').fill('0.99');
     await page.locator('select[name="sensitivity"]').waitFor();
+    // CPU target: how the layers kept float store their weights.
+    await page.locator('select[name="floatWeights"]').selectOption('float16');
     await page.screenshot({ path: screenshotPath('e2e-builds-form') });
 
     // Build: the progress panel shows (with a stage message), then the report replaces it.
@@ -81,6 +83,9 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     expect(await page.getByTestId('check-result').textContent()).toMatch(/Cosine/);
     expect(await page.getByTestId('kpi-size').textContent()).toMatch(/^×0\.\d+$/);
     expect(await page.getByTestId('sqnr-table').locator('tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('float-weights').textContent()).toMatch(
+      /stored as float16 \(\d+ tensors\)/,
+    );
     expect(await page.getByTestId('artifact-path').textContent()).toContain('cls-e2e-0.1.0-cpu-x86_64-int8');
 
     // The signed artifact verifies with the console's key.

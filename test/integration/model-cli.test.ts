@@ -59,6 +59,7 @@ describe('edgectl model commands', () => {
     expect(r.stderr).toMatch(/100% Built/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/quantized\s+\d+ nodes \(static\)/);
+    expect(r.stdout).toMatch(/float layers weights stored as float16 \(\d+ tensors\)/);
     expect(r.stdout).toMatch(/target\s+OK/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
       precision: string;

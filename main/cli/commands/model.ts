@@ -90,6 +90,10 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       lines.push(
         `  calibration  ${q.calibration.method}, ${q.calibration.samples} samples, ${q.calibration.tensors} tensors, ${(q.calibration.totalMs / 1000).toFixed(1)} s`,
       );
+    if (q.floatWeights && q.floatWeights.tensors > 0)
+      lines.push(
+        `  float layers weights stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`,
+      );
     const worst = [...q.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 3);
     if (worst.length)
       lines.push(`  lowest SQNR  ${worst.map((l) => `${l.node} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}`);

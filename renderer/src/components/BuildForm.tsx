@@ -27,6 +27,7 @@ export interface BuildFormState {
   exclude: string;
   accuracyBudget: string;
   sensitivity: 'channel' | 'layer';
+  floatWeights: FloatWeightsChoice;
   name: string;
   version: string;
 }
@@ -45,9 +46,18 @@ export const DEFAULT_FORM: BuildFormState = {
   exclude: '',
   accuracyBudget: '',
   sensitivity: 'channel',
+  floatWeights: 'auto',
   name: '',
   version: '0.1.0',
 };
+
+type FloatWeightsChoice = 'auto' | 'float16' | 'int8' | 'float32';
+const FLOAT_WEIGHTS: { id: FloatWeightsChoice; label: string }[] = [
+  { id: 'auto', label: 'Auto: int8 if the budget holds, else float16' },
+  { id: 'float16', label: 'Float16 (half the bytes)' },
+  { id: 'int8', label: 'Int8 (smallest)' },
+  { id: 'float32', label: 'Float32 (as the source)' },
+];
 
 const PRECISIONS: Precision[] = ['fp32', 'fp16', 'int8'];
 const PRESETS: PresetName[] = ['ppocr-det', 'ppocr-rec', 'ppocr-cls', 'imagenet', 'raw01'];
@@ -116,6 +126,9 @@ export function startInput(
     ...(int8 && f.mode === 'static' && budget !== undefined ? { accuracyBudget: budget } : {}),
     ...(int8 && f.mode === 'static' && budget !== undefined && f.sensitivity === 'layer'
       ? { sensitivity: 'layer' as const }
+      : {}),
+    ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.floatWeights !== 'auto'
+      ? { floatWeights: f.floatWeights }
       : {}),
   };
 }
@@ -401,6 +414,23 @@ export function BuildForm({
             >
               <option value="channel">Least channel resolution (fast)</option>
               <option value="layer">Most sensitive layer (measured)</option>
+            </select>
+          </label>
+        )}
+        {int8 && form.mode === 'static' && target?.kind === 'cpu' && (
+          <label className="form-field span-2">
+            <span>Weights of layers kept float</span>
+            <select
+              name="floatWeights"
+              value={form.floatWeights}
+              onChange={(e) => set('floatWeights', e.target.value as FloatWeightsChoice)}
+              title="How the artifact stores the weights of the layers that compute in float. onnxruntime restores them to float32 when it loads the model, so speed is the same; int8 rounding costs a little accuracy, which the accuracy budget checks."
+            >
+              {FLOAT_WEIGHTS.map((o) => (
+                <option key={o.id} value={o.id}>
+                  {o.label}
+                </option>
+              ))}
             </select>
           </label>
         )}

@@ -131,11 +131,16 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
         {q.calibration &&
           ` · calibration: ${q.calibration.method}, ${q.calibration.samples} samples, ${q.calibration.tensors} tensors, ${formatMs(q.calibration.totalMs)}`}
         {q.agreement &&
-          ` · quantized vs FP32 on held-out samples: cosine ${formatCosine(q.agreement.cosine)}`}
-        {q.floatWeights &&
-          q.floatWeights.storage !== 'float32' &&
-          q.floatWeights.tensors > 0 &&
-          ` · weights of float layers stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`}
+          ` · quantized vs FP32 on ${
+            q.agreementSamples
+              ? `${q.agreementSamples.count} ${q.agreementSamples.heldOut ? 'held-out' : 'calibration'} samples`
+              : 'the evaluation samples'
+          }: cosine ${formatCosine(q.agreement.cosine)}`}
+        {q.floatWeights && q.floatWeights.storage !== 'float32' && q.floatWeights.tensors > 0 && (
+          <span data-testid="float-weights">
+            {` · weights of float layers stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`}
+          </span>
+        )}
       </div>
       <div className="report-grid">
         <div className="report-col">

@@ -28,7 +28,7 @@ import { openSampleSource, type ModelInputInfo, type SampleSource } from '../dat
 import type { PresetName } from '../data/preprocess.js';
 import { type CalibrationMethod, type CalibrationSample } from '../quantize/calibrate.js';
 import { quantizeDynamic } from '../quantize/dynamic.js';
-import { quantizeStatic, type KeptFloat } from '../quantize/static.js';
+import { defaultEvalSamples, quantizeStatic, type KeptFloat } from '../quantize/static.js';
 import type { FloatWeightStorage } from '../quantize/qdq.js';
 import { agreement, referenceOutputs, type Agreement } from '../quantize/sensitivity.js';
 import type { LayerError } from '../quantize/sensitivity.js';
@@ -387,9 +387,10 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
 
     enter('check', 'Checking outputs against the source model in onnxruntime');
     let checkResult: BuildReport['check'];
-    // The same samples the INT8 accuracy search held out of calibration (the last 4) when there are enough;
+    // The same samples the INT8 accuracy search held out of calibration (the last ones) when there are enough;
     // otherwise the first ones.
-    const checkSamples = source ? await lastOrFirstSamples(source, 4, req.signal) : [];
+    const checkCount = quantization?.agreementSamples?.count ?? defaultEvalSamples(source?.count ?? 0);
+    const checkSamples = source ? await lastOrFirstSamples(source, checkCount, req.signal) : [];
     if (checkSamples.length > 0) {
       const ctx = await referenceOutputs(src.proto, checkSamples, {
         ...(req.threads !== undefined ? { threads: req.threads } : {}),

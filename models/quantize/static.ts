@@ -176,6 +176,11 @@ async function smallestPassing<T>(
   return best;
 }
 
+/** How many samples agreement is measured on by default: a fifth of the data, 4 to 16 (see evalSamples). */
+export function defaultEvalSamples(available: number): number {
+  return Math.min(16, Math.max(4, Math.floor(available / 5)));
+}
+
 /** Samples [start, start + n) of the source, streamed (earlier ones are skipped, not kept). */
 async function sampleRange(
   source: CalibrationSource,
@@ -273,7 +278,7 @@ export async function quantizeStatic(
   // source): calibrated ranges fit their own samples exactly, so measuring on them would hide the clipping that
   // new inputs meet, and the accuracy search would stop short of what the budget means on real data.
   const available = Math.min(source.count, opts.limit ?? Infinity);
-  const evalCount = Math.max(1, opts.evalSamples ?? Math.min(16, Math.max(4, Math.floor(available / 5))));
+  const evalCount = Math.max(1, opts.evalSamples ?? defaultEvalSamples(available));
   const holdOut = available >= 2 * evalCount + 1;
   const calibrationCount = holdOut ? available - evalCount : available;
   const cal = await calibrate(model, tensors, source, {

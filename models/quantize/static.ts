@@ -74,9 +74,9 @@ export interface StaticOptions {
   /** Correct Conv biases for the mean shift weight rounding causes (see QdqOptions.biasCorrection). */
   biasCorrection?: boolean;
   /**
-   * How the weights of layers kept float are stored (see QdqOptions.floatWeights; default float32). 'auto':
-   * float16 while searching, then int8 if the final placement still meets the accuracy budget with it (float16
-   * when there is no budget).
+   * How the weights of layers kept float are stored (see QdqOptions.floatWeights; default float32). 'auto': int8,
+   * placed and searched that way, when there is an accuracy budget, falling back to float16 if the budget is not
+   * met; float16 when there is no budget.
    */
   floatWeights?: FloatWeightStorage | 'auto';
   /**
@@ -152,28 +152,35 @@ function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
 }
 
 /**
- * The smallest k in [lo, hi] whose attempt passes, assuming passing is monotone in k (up to noise): binary search.
- * Undefined when none passes. (Evaluating two candidates at once measured slower here: onnxruntime-node's
- * session setup and runs occupy the calling thread.)
+ * The smallest k in [lo, hi] whose attempt passes, assuming passing is monotone in k (up to noise): binary search,
+ * first within [lo, likely] (the output error of a quantized model usually comes from a few tensors, so the answer
+ * is usually small: two fewer evaluations), then in the rest if nothing there passed. Undefined when none passes.
+ * (Evaluating two candidates at once measured slower here: onnxruntime-node's session setup and runs occupy the
+ * calling thread.)
  */
 async function smallestPassing<T>(
   lo: number,
   hi: number,
   attempt: (k: number) => Promise<{ pass: boolean; value: T }>,
   onStep?: (totalSteps: number) => void,
+  likely = hi,
 ): Promise<{ k: number; value: T } | undefined> {
-  let best: { k: number; value: T } | undefined;
-  const total = Math.ceil(Math.log2(hi - lo + 2));
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const r = await attempt(mid);
-    onStep?.(total);
-    if (r.pass) {
-      best = { k: mid, value: r.value };
-      hi = mid - 1;
-    } else lo = mid + 1;
-  }
-  return best;
+  const total = Math.ceil(Math.log2(Math.min(hi, likely) - lo + 2));
+  const search = async (a: number, b: number): Promise<{ k: number; value: T } | undefined> => {
+    let best: { k: number; value: T } | undefined;
+    while (a <= b) {
+      const mid = (a + b) >> 1;
+      const r = await attempt(mid);
+      onStep?.(total);
+      if (r.pass) {
+        best = { k: mid, value: r.value };
+        b = mid - 1;
+      } else a = mid + 1;
+    }
+    return best;
+  };
+  const edge = Math.max(lo, Math.min(hi, likely));
+  return (await search(lo, edge)) ?? (edge < hi ? search(edge + 1, hi) : undefined);
 }
 
 /** How many samples agreement is measured on by default: a fifth of the data, 4 to 16 (see evalSamples). */
@@ -292,7 +299,14 @@ export async function quantizeStatic(
   const qdqOpts = {
     activationType: opts.activationType,
     ...(opts.floatWeights !== undefined
-      ? { floatWeights: opts.floatWeights === 'auto' ? ('float16' as const) : opts.floatWeights }
+      ? {
+          floatWeights:
+            opts.floatWeights !== 'auto'
+              ? opts.floatWeights
+              : opts.accuracyBudget !== undefined
+                ? ('int8' as const)
+                : ('float16' as const),
+        }
       : {}),
     ...(opts.biasCorrection !== undefined ? { biasCorrection: opts.biasCorrection } : {}),
     ...(opts.symmetricActivations !== undefined ? { symmetricActivations: opts.symmetricActivations } : {}),
@@ -376,6 +390,7 @@ export async function quantizeStatic(
         }));
       },
       onStep,
+      Math.ceil(order.length / 4),
     );
     let best: { q: QdqResult; a: Agreement; k: number } | undefined = found?.value;
     if (!best) {
@@ -433,6 +448,7 @@ export async function quantizeStatic(
       order.length,
       (mid) => attempt(mid, budget).then((r) => ({ pass: r.a.cosine >= budget, value: r })),
       onStep,
+      Math.ceil(order.length / 4),
     );
     let best = found?.value;
     // Not met even with every ranked activation float: keep them all float, the budget comes first.
@@ -444,15 +460,12 @@ export async function quantizeStatic(
     }
   }
   let floatWeights: FloatWeightStorage = qdqOpts.floatWeights ?? 'float32';
-  if (opts.floatWeights === 'auto' && opts.accuracyBudget !== undefined) {
-    // The smallest storage for the float layers, if the budget still holds with their weights rounded to int8.
-    const small = quantizeQdq(model, q.plan, cal.ranges, { ...qdqOpts, floatWeights: 'int8' });
-    const a = await agreement(small.model, ctx, { atLeast: opts.accuracyBudget });
-    if (a.cosine >= opts.accuracyBudget) {
-      q = small;
-      agr = a;
-      floatWeights = 'int8';
-    }
+  if (opts.floatWeights === 'auto' && opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget) {
+    // 'auto' placed and searched with the float layers' weights in int8 (the smallest file); the budget was not
+    // met that way, so they are stored as float16 instead.
+    q = quantizeQdq(model, q.plan, cal.ranges, { ...qdqOpts, floatWeights: 'float16' });
+    agr = await agreement(q.model, ctx);
+    floatWeights = 'float16';
   }
   for (const [node, t] of placed.removed) {
     keptFloat.push({

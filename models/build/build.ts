@@ -26,9 +26,9 @@ import type { FuseElementwiseReport } from '../passes/fuse-elementwise.js';
 import { defaultOpset, prepareFp32 } from './prepare.js';
 import { openSampleSource, type ModelInputInfo, type SampleSource } from '../data/dataset.js';
 import type { PresetName } from '../data/preprocess.js';
-import { type CalibrationMethod, type CalibrationSample } from '../quantize/calibrate.js';
+import { type CalibrationMethod } from '../quantize/calibrate.js';
 import { quantizeDynamic } from '../quantize/dynamic.js';
-import { defaultEvalSamples, quantizeStatic, type KeptFloat } from '../quantize/static.js';
+import { evalSplit, quantizeStatic, sampleRange, type KeptFloat } from '../quantize/static.js';
 import type { FloatWeightStorage } from '../quantize/qdq.js';
 import { agreement, referenceOutputs, type Agreement } from '../quantize/sensitivity.js';
 import type { LayerError } from '../quantize/sensitivity.js';
@@ -175,23 +175,6 @@ export function modelInputs(summary: ModelSummary): ModelInputInfo[] {
     elemType: i.elemType,
     shape: i.shape ? [...i.shape] : [],
   }));
-}
-
-/** The last n samples when the source has more than 2n + 1 (held out of calibration), else the first n. */
-async function lastOrFirstSamples(
-  source: SampleSource,
-  n: number,
-  signal?: AbortSignal,
-): Promise<CalibrationSample[]> {
-  const start = source.count >= 2 * n + 1 ? source.count - n : 0;
-  const out: CalibrationSample[] = [];
-  let i = 0;
-  for await (const s of source.samples(signal)) {
-    if (i++ < start) continue;
-    out.push(s);
-    if (out.length >= n) break;
-  }
-  return out;
 }
 
 function check(signal?: AbortSignal): void {
@@ -389,8 +372,8 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
     let checkResult: BuildReport['check'];
     // The same samples the INT8 accuracy search held out of calibration (the last ones) when there are enough;
     // otherwise the first ones.
-    const checkCount = quantization?.agreementSamples?.count ?? defaultEvalSamples(source?.count ?? 0);
-    const checkSamples = source ? await lastOrFirstSamples(source, checkCount, req.signal) : [];
+    const split = evalSplit(source?.count ?? 0, quantization?.agreementSamples?.count);
+    const checkSamples = source ? await sampleRange(source, split.start, split.count, req.signal) : [];
     if (checkSamples.length > 0) {
       const ctx = await referenceOutputs(src.proto, checkSamples, {
         ...(req.threads !== undefined ? { threads: req.threads } : {}),

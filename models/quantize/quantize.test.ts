@@ -17,7 +17,7 @@ import {
   sqnrDb,
 } from './qparams.js';
 import { agreement, referenceOutputs } from './sensitivity.js';
-import { quantizeStatic } from './static.js';
+import { evalSplit, quantizeStatic } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
 function source(n: number, dims: number[], seed = 1, name = 'x'): CalibrationSource {
@@ -317,6 +317,15 @@ describe('static QDQ', () => {
     });
     expect(strict.agreement.cosine).toBeGreaterThanOrEqual(Math.min(0.99999, loose.agreement.cosine));
     expect(strict.quantized.length).toBeLessThanOrEqual(loose.quantized.length);
+  });
+});
+
+describe('agreement samples', () => {
+  it('holds out the last ones when there are more than twice as many, else shares the first with calibration', () => {
+    expect(evalSplit(80)).toEqual({ start: 64, count: 16, heldOut: true, calibration: 64 });
+    expect(evalSplit(40)).toEqual({ start: 32, count: 8, heldOut: true, calibration: 32 });
+    expect(evalSplit(8)).toEqual({ start: 0, count: 4, heldOut: false, calibration: 8 });
+    expect(evalSplit(9, 4)).toEqual({ start: 5, count: 4, heldOut: true, calibration: 5 });
   });
 });
 

@@ -188,8 +188,27 @@ export function defaultEvalSamples(available: number): number {
   return Math.min(16, Math.max(4, Math.floor(available / 5)));
 }
 
+/**
+ * Which of `available` samples measure agreement: the last `count` (default defaultEvalSamples), held out of
+ * calibration when the data has more than twice as many; otherwise the first `count`, shared with calibration.
+ * The accuracy search and the build's final check use the same ones.
+ */
+export function evalSplit(
+  available: number,
+  count?: number,
+): { start: number; count: number; heldOut: boolean; calibration: number } {
+  const n = Math.max(1, count ?? defaultEvalSamples(available));
+  const heldOut = available >= 2 * n + 1;
+  return {
+    start: heldOut ? available - n : 0,
+    count: n,
+    heldOut,
+    calibration: heldOut ? available - n : available,
+  };
+}
+
 /** Samples [start, start + n) of the source, streamed (earlier ones are skipped, not kept). */
-async function sampleRange(
+export async function sampleRange(
   source: CalibrationSource,
   start: number,
   n: number,
@@ -284,14 +303,11 @@ export async function quantizeStatic(
   // Agreement is measured on samples calibration did not see when there are enough (the last evalSamples of the
   // source): calibrated ranges fit their own samples exactly, so measuring on them would hide the clipping that
   // new inputs meet, and the accuracy search would stop short of what the budget means on real data.
-  const available = Math.min(source.count, opts.limit ?? Infinity);
-  const evalCount = Math.max(1, opts.evalSamples ?? defaultEvalSamples(available));
-  const holdOut = available >= 2 * evalCount + 1;
-  const calibrationCount = holdOut ? available - evalCount : available;
+  const split = evalSplit(Math.min(source.count, opts.limit ?? Infinity), opts.evalSamples);
   const cal = await calibrate(model, tensors, source, {
     method: opts.method,
     ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
-    limit: calibrationCount,
+    limit: split.calibration,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     onProgress: (d, t) => progress?.('calibrate', d, t),
@@ -352,7 +368,7 @@ export async function quantizeStatic(
   let placed = placeWithout(crushed);
   let q = quantizeQdq(model, placed.sub, cal.ranges, qdqOpts);
   progress?.('quantize', 1, 1);
-  const evalSet = await sampleRange(source, holdOut ? calibrationCount : 0, evalCount, opts.signal);
+  const evalSet = await sampleRange(source, split.start, split.count, opts.signal);
   const ctx = await referenceOutputs(model, evalSet, {
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -504,7 +520,7 @@ export async function quantizeStatic(
     },
     ranges: cal.ranges,
     floatWeights,
-    agreementSamples: { count: ctx.samples.length, heldOut: holdOut },
+    agreementSamples: { count: ctx.samples.length, heldOut: split.heldOut },
     agreement: agr,
     sensitivity,
     layers,

@@ -37,18 +37,23 @@ const memory = (xs: CalibrationSample[]) => ({
   },
 });
 
+/** Static INT8 of a prepared real model as x86-64 builds make it, with accuracy budget 0.99. */
+async function staticInt8(file: string, calibration: string, n: number): ReturnType<typeof quantizeStatic> {
+  const calib = await samples(calibration, file, n);
+  const prep = prepareFp32((await readModel(file)).proto);
+  return quantizeStatic(prep.model, memory(calib), {
+    method: 'minmax',
+    activationType: 'uint8',
+    reduceRange: true,
+    accuracyBudget: 0.99,
+    evalSamples: 2,
+  });
+}
+
 describe('INT8 on real models', () => {
   it('recognition, static: reads the held-out lines as well as FP32 (within 1 point)', async () => {
-    const calib = await samples('gen:ocr-lines:24:1', REAL_MODELS.rec, 24);
+    const q = await staticInt8(REAL_MODELS.rec, 'gen:ocr-lines:24:1', 24);
     const held = await samples('gen:ocr-lines:40:2', REAL_MODELS.rec, 40);
-    const prep = prepareFp32((await readModel(REAL_MODELS.rec)).proto);
-    const q = await quantizeStatic(prep.model, memory(calib), {
-      method: 'minmax',
-      activationType: 'uint8',
-      reduceRange: true,
-      accuracyBudget: 0.99,
-      evalSamples: 2,
-    });
     expect(q.quantized.length).toBeGreaterThan(0);
     const dict = loadRecDictionary();
     const read = (xs: Float32Array[]) =>
@@ -73,16 +78,8 @@ describe('INT8 on real models', () => {
   }, 120_000);
 
   it('detection, accuracy-aware: probability maps agree with FP32 at the budget on held-out pages', async () => {
-    const calib = await samples('gen:ocr-pages:8:1', REAL_MODELS.det, 8);
+    const q = await staticInt8(REAL_MODELS.det, 'gen:ocr-pages:8:1', 8);
     const held = await samples('gen:ocr-pages:3:2', REAL_MODELS.det, 3);
-    const prep = prepareFp32((await readModel(REAL_MODELS.det)).proto);
-    const q = await quantizeStatic(prep.model, memory(calib), {
-      method: 'minmax',
-      activationType: 'uint8',
-      reduceRange: true,
-      accuracyBudget: 0.99,
-      evalSamples: 2,
-    });
     expect(q.agreement.cosine).toBeGreaterThanOrEqual(0.99);
     expect(q.keptFloat.length).toBeGreaterThan(0);
     for (const k of q.keptFloat) expect(k.reason).not.toBe('');

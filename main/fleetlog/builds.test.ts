@@ -12,6 +12,7 @@ import { MIGRATIONS } from './migrations.js';
 import { SqliteFleetLog } from './sqlite-fleetlog.js';
 import { buildRecord, registration, testUuid } from './testkit.js';
 import type { FleetStore } from './types.js';
+import { thrownBy } from '../../test/fixtures/errors.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Our own bundle folder: client.test.ts builds dist/test-fleetlog/ and may run at the same time.
@@ -31,16 +32,6 @@ function codeOf(fn: () => unknown): string | undefined {
     return (err as AppError).code;
   }
   return undefined;
-}
-
-function errorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected an AppError');
 }
 
 describe('fleet log builds', () => {
@@ -84,7 +75,7 @@ describe('fleet log builds', () => {
     const first = buildRecord(1, { version: '2.0.0' });
     s.recordBuild(first);
     const again = buildRecord(2, { version: '2.0.0' });
-    const err = errorOf(() => s.recordBuild(again));
+    const err = thrownBy(() => s.recordBuild(again));
     expect(err.code).toBe('CONFLICT');
     expect(err.message).toContain('yolo-v8n 2.0.0 for jetson-orin-nano (int8)');
     expect(err.message).toContain(first.id);
@@ -131,7 +122,7 @@ describe('fleet log builds', () => {
       ['name with a space', { name: 'my model' }],
     ];
     for (const [why, over] of bad) {
-      const err = errorOf(() => s.recordBuild({ ...buildRecord(1), ...over }));
+      const err = thrownBy(() => s.recordBuild({ ...buildRecord(1), ...over }));
       expect(err.code, why).toBe('BAD_INPUT');
       expect(err.message, why).toMatch(/^build record: /);
     }

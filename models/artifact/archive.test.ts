@@ -15,11 +15,11 @@ import { gzipSync } from 'node:zlib';
 import { list as tarList, type ReadEntry } from 'tar';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestInput } from '../../shared/artifact.js';
-import { AppError } from '../../shared/errors.js';
 import { packArtifact, unpackArtifact, verifyArchive } from './archive.js';
 import { loadOrCreateSigningKey, trustedKeyOf, type SigningKey } from './signing.js';
 import { verifyArtifact } from './verify.js';
 import { writeArtifact } from './write.js';
+import { rejectionOf } from '../../test/fixtures/errors.js';
 
 const manifestInput: ManifestInput = {
   name: 'yolo-v8n',
@@ -69,15 +69,6 @@ beforeEach(async () => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const trustA = () => [trustedKeyOf(keyA)];
-
-async function errorOf(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
 
 async function entriesOf(file: string): Promise<{ path: string; type: string }[]> {
   const out: { path: string; type: string }[] = [];
@@ -151,7 +142,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     // Deterministic: packing the same artifact again gives the same bytes.
     const again = await packArtifact(artifact, join(dir, 'again.tar'));
     expect(readFileSync(again.archivePath).equals(readFileSync(tarPath))).toBe(true);
-    expect((await errorOf(packArtifact(artifact, tarPath))).code).toBe('CONFLICT');
+    expect((await rejectionOf(packArtifact(artifact, tarPath))).code).toBe('CONFLICT');
 
     expect(await verifyArchive(tarPath, { trusted: trustA() })).toMatchObject({
       ok: true,
@@ -169,7 +160,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     expect(readdirSync(join(dir, 'device'))).toEqual(['yolo-v8n']);
     expect((await verifyArtifact(dest, { trusted: trustA() })).ok).toBe(true);
 
-    const exists = await errorOf(unpackArtifact(tarPath, dest, { trusted: trustA() }));
+    const exists = await rejectionOf(unpackArtifact(tarPath, dest, { trusted: trustA() }));
     expect(exists.code).toBe('CONFLICT');
     const replaced = await unpackArtifact(tarPath, dest, { trusted: trustA(), overwrite: true });
     expect(replaced.result.ok).toBe(true);
@@ -183,7 +174,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
 
   it('a broken artifact is not packed', async () => {
     writeFileSync(join(artifact, 'stray.txt'), 'x');
-    const err = await errorOf(packArtifact(artifact, join(dir, 'a.tar')));
+    const err = await rejectionOf(packArtifact(artifact, join(dir, 'a.tar')));
     expect(err.code).toBe('BAD_INPUT');
     expect(err.message).toContain('stray.txt');
     expect(existsSync(join(dir, 'a.tar'))).toBe(false);
@@ -202,7 +193,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     expect(r.ok).toBe(false);
     expect(r.problems).toEqual([expect.objectContaining({ code: 'hash-mismatch', path: 'model.onnx' })]);
     const dest = join(dir, 'dest');
-    const err = await errorOf(unpackArtifact(tarPath, dest, { trusted: trustA() }));
+    const err = await rejectionOf(unpackArtifact(tarPath, dest, { trusted: trustA() }));
     expect(err.code).toBe('BAD_INPUT');
     expect(err.message).toContain('model.onnx');
     expect(readdirSync(dir).sort()).toEqual(['a.tar', 'artifact', 'src']); // no dest, no dest.partial-*
@@ -213,7 +204,9 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     await packArtifact(artifact, tarPath);
     const r = await verifyArchive(tarPath, { trusted: [trustedKeyOf(keyB)] });
     expect(r.problems.map((p) => p.code)).toEqual(['untrusted-key']);
-    const err = await errorOf(unpackArtifact(tarPath, join(dir, 'dest'), { trusted: [trustedKeyOf(keyB)] }));
+    const err = await rejectionOf(
+      unpackArtifact(tarPath, join(dir, 'dest'), { trusted: [trustedKeyOf(keyB)] }),
+    );
     expect(err.code).toBe('FORBIDDEN');
     expect(existsSync(join(dir, 'dest'))).toBe(false);
   });
@@ -248,7 +241,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
 
       const work = join(dir, 'work');
       mkdirSync(work);
-      const err = await errorOf(unpackArtifact(tarPath, join(work, 'dest'), { trusted: trustA() }));
+      const err = await rejectionOf(unpackArtifact(tarPath, join(work, 'dest'), { trusted: trustA() }));
       expect(err.code).toBe('BAD_INPUT');
       expect(err.message).toMatch(/rejected/);
       expect(readdirSync(work)).toEqual([]); // neither dest nor dest.partial-*
@@ -305,7 +298,9 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
         r.problems.map((p) => p.code),
         JSON.stringify(limits),
       ).toEqual(['archive-invalid']);
-      const err = await errorOf(unpackArtifact(tarPath, join(dir, 'dest'), { trusted: trustA(), limits }));
+      const err = await rejectionOf(
+        unpackArtifact(tarPath, join(dir, 'dest'), { trusted: trustA(), limits }),
+      );
       expect(err.code).toBe('BAD_INPUT');
       expect(existsSync(join(dir, 'dest'))).toBe(false);
     }
@@ -313,12 +308,12 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
 
   it('cancelled packing and unpacking leave nothing behind', async () => {
     const tarPath = join(dir, 'a.tar');
-    expect((await errorOf(packArtifact(artifact, tarPath, { signal: AbortSignal.abort() }))).code).toBe(
+    expect((await rejectionOf(packArtifact(artifact, tarPath, { signal: AbortSignal.abort() }))).code).toBe(
       'CANCELLED',
     );
     expect(readdirSync(dir).sort()).toEqual(['artifact', 'src']);
     await packArtifact(artifact, tarPath);
-    const err = await errorOf(
+    const err = await rejectionOf(
       unpackArtifact(tarPath, join(dir, 'dest'), { trusted: trustA(), signal: AbortSignal.abort() }),
     );
     expect(err.code).toBe('CANCELLED');
@@ -331,7 +326,7 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     expect((await verifyArchive(junk, { trusted: trustA() })).problems.map((p) => p.code)).toEqual([
       'archive-invalid',
     ]);
-    expect((await errorOf(unpackArtifact(junk, join(dir, 'dest'), { trusted: trustA() }))).code).toBe(
+    expect((await rejectionOf(unpackArtifact(junk, join(dir, 'dest'), { trusted: trustA() }))).code).toBe(
       'BAD_INPUT',
     );
 
@@ -342,16 +337,16 @@ describe('packArtifact / unpackArtifact / verifyArchive', () => {
     writeFileSync(cut, full.subarray(0, full.indexOf('MODEL-START') + 1000));
     const r = await verifyArchive(cut, { trusted: trustA() });
     expect(r.ok).toBe(false);
-    expect((await errorOf(unpackArtifact(cut, join(dir, 'dest'), { trusted: trustA() }))).code).toBe(
+    expect((await rejectionOf(unpackArtifact(cut, join(dir, 'dest'), { trusted: trustA() }))).code).toBe(
       'BAD_INPUT',
     );
     expect(existsSync(join(dir, 'dest'))).toBe(false);
 
-    expect((await errorOf(verifyArchive(join(dir, 'nope.tar'), { trusted: trustA() }))).code).toBe(
+    expect((await rejectionOf(verifyArchive(join(dir, 'nope.tar'), { trusted: trustA() }))).code).toBe(
       'NOT_FOUND',
     );
     expect(
-      (await errorOf(unpackArtifact(join(dir, 'nope.tar'), join(dir, 'd'), { trusted: trustA() }))).code,
+      (await rejectionOf(unpackArtifact(join(dir, 'nope.tar'), join(dir, 'd'), { trusted: trustA() }))).code,
     ).toBe('NOT_FOUND');
   });
 });

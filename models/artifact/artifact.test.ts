@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestInput, VerifyProblem } from '../../shared/artifact.js';
-import { AppError } from '../../shared/errors.js';
 import { parseManifest, serializeManifest, serializeSignature } from './manifest.js';
 import { loadOrCreateSigningKey, trustedKeyOf, type SigningKey } from './signing.js';
 import { verifyArtifact } from './verify.js';
 import { writeArtifact, type ArtifactInputFile } from './write.js';
+import { rejectionOf } from '../../test/fixtures/errors.js';
 
 function manifestInput(over: Partial<ManifestInput> = {}): ManifestInput {
   return {
@@ -67,15 +67,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'artifact-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-async function errorOf(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
 
 async function writeDefault(over: { outDir?: string; files?: ArtifactInputFile[] } = {}) {
   return writeArtifact({
@@ -308,7 +299,7 @@ describe('writeArtifact + verifyArtifact', () => {
     r = await verifyArtifact(out, { trusted: trustA() });
     expect(r.problems[0]).toMatchObject({ code: 'manifest-invalid', message: 'manifest.json is missing' });
 
-    const err = await errorOf(verifyArtifact(join(dir, 'nope'), { trusted: trustA() }));
+    const err = await rejectionOf(verifyArtifact(join(dir, 'nope'), { trusted: trustA() }));
     expect(err.code).toBe('NOT_FOUND');
   });
 
@@ -322,12 +313,12 @@ describe('writeArtifact + verifyArtifact', () => {
       key: keyA,
     });
     for (const version of ['1.0', 'v1.2.0', '01.2.3', 'latest']) {
-      const err = await errorOf(writeArtifact(input({ version })));
+      const err = await rejectionOf(writeArtifact(input({ version })));
       expect(err.code, version).toBe('BAD_INPUT');
       expect(err.message).toMatch(/version/);
     }
-    expect((await errorOf(writeArtifact(input({ name: '../up' })))).code).toBe('BAD_INPUT');
-    expect((await errorOf(writeArtifact(input({ precision: 'int4' as 'int8' })))).code).toBe('BAD_INPUT');
+    expect((await rejectionOf(writeArtifact(input({ name: '../up' })))).code).toBe('BAD_INPUT');
+    expect((await rejectionOf(writeArtifact(input({ precision: 'int4' as 'int8' })))).code).toBe('BAD_INPUT');
     await writeArtifact(input({ version: '2.0.0-rc.1+build.5' })).then((w) =>
       rmSync(w.dir, { recursive: true }),
     );
@@ -346,7 +337,7 @@ describe('writeArtifact + verifyArtifact', () => {
       ['a', 'a/b'],
     ];
     for (const paths of badPaths) {
-      const err = await errorOf(
+      const err = await rejectionOf(
         writeArtifact({
           outDir,
           files: paths.map((path) => ({ from, path, role: 'model' })),
@@ -357,9 +348,9 @@ describe('writeArtifact + verifyArtifact', () => {
       expect(err.code, paths.join(',')).toBe('BAD_INPUT');
     }
     expect(
-      (await errorOf(writeArtifact({ outDir, files: [], manifest: manifestInput(), key: keyA }))).code,
+      (await rejectionOf(writeArtifact({ outDir, files: [], manifest: manifestInput(), key: keyA }))).code,
     ).toBe('BAD_INPUT');
-    const missing = await errorOf(
+    const missing = await rejectionOf(
       writeArtifact({
         outDir,
         files: [{ from: join(dir, 'nope.onnx'), path: 'model.onnx', role: 'model' }],
@@ -376,7 +367,7 @@ describe('writeArtifact + verifyArtifact', () => {
     const files = sourceFiles(dir);
     const outDir = join(dir, 'out', 'a');
     const first = await writeArtifact({ outDir, files, manifest: manifestInput(), key: keyA });
-    const err = await errorOf(writeArtifact({ outDir, files, manifest: manifestInput(), key: keyA }));
+    const err = await rejectionOf(writeArtifact({ outDir, files, manifest: manifestInput(), key: keyA }));
     expect(err.code).toBe('CONFLICT');
     expect(err.hint).toBeDefined();
 
@@ -395,7 +386,7 @@ describe('writeArtifact + verifyArtifact', () => {
     const precious = join(dir, 'out', 'precious');
     mkdirSync(precious);
     writeFileSync(join(precious, 'thesis.txt'), 'do not delete');
-    const refused = await errorOf(
+    const refused = await rejectionOf(
       writeArtifact({ outDir: precious, files, manifest: manifestInput(), key: keyA, overwrite: true }),
     );
     expect(refused.code).toBe('CONFLICT');
@@ -409,7 +400,7 @@ describe('writeArtifact + verifyArtifact', () => {
     const outDir = join(dir, 'out', 'big');
     const ac = new AbortController();
     let seen = 0;
-    const err = await errorOf(
+    const err = await rejectionOf(
       writeArtifact({
         outDir,
         files: [{ from: big, path: 'model.onnx', role: 'model' }],
@@ -429,7 +420,7 @@ describe('writeArtifact + verifyArtifact', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
 
     // Already aborted: nothing is even started.
-    const pre = await errorOf(
+    const pre = await rejectionOf(
       writeArtifact({
         outDir,
         files: [{ from: big, path: 'model.onnx', role: 'model' }],

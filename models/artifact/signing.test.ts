@@ -3,7 +3,6 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../shared/errors.js';
 import {
   keyIdOf,
   loadOrCreateSigningKey,
@@ -11,21 +10,13 @@ import {
   trustedKeyOf,
   verifySignature,
 } from './signing.js';
+import { rejectionOf } from '../../test/fixtures/errors.js';
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'artifact-keys-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-async function errorOf(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
 
 const posix = process.platform !== 'win32';
 
@@ -70,7 +61,7 @@ describe('signing key', () => {
     const file = join(keysDir, SIGNING_KEY_FILE);
     for (const mode of [0o644, 0o640, 0o604]) {
       chmodSync(file, mode);
-      const err = await errorOf(loadOrCreateSigningKey(keysDir));
+      const err = await rejectionOf(loadOrCreateSigningKey(keysDir));
       expect(err.code).toBe('FORBIDDEN');
       expect(err.message).toContain(mode.toString(8));
       expect(err.hint).toContain('chmod 600');
@@ -86,11 +77,11 @@ describe('signing key', () => {
     await loadOrCreateSigningKey(other);
     rmSync(join(keysDir, SIGNING_KEY_FILE));
     symlinkSync(join(other, SIGNING_KEY_FILE), join(keysDir, SIGNING_KEY_FILE));
-    expect((await errorOf(loadOrCreateSigningKey(keysDir))).code).toBe('FORBIDDEN');
+    expect((await rejectionOf(loadOrCreateSigningKey(keysDir))).code).toBe('FORBIDDEN');
 
     rmSync(join(keysDir, SIGNING_KEY_FILE));
     writeFileSync(join(keysDir, SIGNING_KEY_FILE), 'not a key', { mode: 0o600 });
-    const err = await errorOf(loadOrCreateSigningKey(keysDir));
+    const err = await rejectionOf(loadOrCreateSigningKey(keysDir));
     expect(err.code).toBe('ENVIRONMENT');
     expect(err.message).toMatch(/not a valid PEM/);
   });

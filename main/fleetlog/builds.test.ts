@@ -1,8 +1,6 @@
-import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BuildRecord } from '../../shared/artifact.js';
 import { AppError } from '../../shared/errors.js';
@@ -13,10 +11,10 @@ import { SqliteFleetLog } from './sqlite-fleetlog.js';
 import { buildRecord, registration, testUuid } from './testkit.js';
 import type { FleetStore } from './types.js';
 import { thrownBy } from '../../test/fixtures/errors.js';
+import { buildFleetlogWorker, repoRoot } from '../../test/fixtures/fleetlog-worker.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Our own bundle folder: client.test.ts builds dist/test-fleetlog/ and may run at the same time.
-const workerPath = join(root, 'dist', 'test-fleetlog-builds', 'fleetlog.worker.cjs');
+const workerPath = join(repoRoot, 'dist', 'test-fleetlog-builds', 'fleetlog.worker.cjs');
 
 let dir: string;
 beforeEach(() => {
@@ -170,19 +168,7 @@ describe('fleet log builds', () => {
 
 describe('fleet log builds through openFleetLog', () => {
   beforeAll(async () => {
-    // Same esbuild options as scripts/build.mjs (see client.test.ts).
-    await build({
-      entryPoints: [join(root, 'main/workers/fleetlog.worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      external: ['better-sqlite3'],
-      logLevel: 'warning',
-      define: { 'import.meta.url': 'import_meta_url' },
-      banner: { js: "const import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    });
+    await buildFleetlogWorker(workerPath);
   });
   afterAll(() => rmSync(dirname(workerPath), { recursive: true, force: true }));
 

@@ -1,33 +1,19 @@
-import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.js';
 import { defaultWorkerPath, openFleetLog } from './client.js';
 import { fleetStream, registration, T0 } from './testkit.js';
 import type { FleetStore } from './types.js';
+import { buildFleetlogWorker, repoRoot } from '../../test/fixtures/fleetlog-worker.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-// Same esbuild options as scripts/build.mjs, into a folder of our own (dist/ may be rebuilt concurrently).
-const workerPath = join(root, 'dist', 'test-fleetlog', 'fleetlog.worker.cjs');
+const workerPath = join(repoRoot, 'dist', 'test-fleetlog', 'fleetlog.worker.cjs');
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetlog-client-'));
-  await build({
-    entryPoints: [join(root, 'main/workers/fleetlog.worker.ts')],
-    outfile: workerPath,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['better-sqlite3'],
-    logLevel: 'warning',
-    define: { 'import.meta.url': 'import_meta_url' },
-    banner: { js: "const import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-  });
+  await buildFleetlogWorker(workerPath);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -76,6 +62,6 @@ describe('openFleetLog', () => {
     await expect(
       openFleetLog({ dbPath: join(dir, 'no', 'such', 'dir.db'), workerPath }),
     ).rejects.toMatchObject({ code: 'ENVIRONMENT' });
-    expect(defaultWorkerPath()).toBe(join(root, 'dist', 'fleetlog.worker.cjs'));
+    expect(defaultWorkerPath()).toBe(join(repoRoot, 'dist', 'fleetlog.worker.cjs'));
   });
 });

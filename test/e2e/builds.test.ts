@@ -7,16 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../../models/onnx/testing.js';
 import {
   launchBrowser,
-  missingPrerequisite,
+  e2eSkipReason,
   screenshotPath,
   startConsole,
   type BrowserSession,
   type ConsoleServer,
 } from './harness.js';
 
-// In CI a missing prerequisite is a failure, never a silent skip.
-const skipReason = process.env.CI ? null : missingPrerequisite();
-if (skipReason) console.warn(`e2e skipped: ${skipReason}`);
+const skipReason = e2eSkipReason();
 
 describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
   let srv: ConsoleServer;

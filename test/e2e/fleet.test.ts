@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../devices/agent/agent.js';
 import {
   launchBrowser,
-  missingPrerequisite,
+  e2eSkipReason,
   screenshotPath,
   startConsole,
   type BrowserSession,
@@ -14,9 +14,7 @@ import {
 } from './harness.js';
 
 const DEVICES = 20;
-// In CI a missing prerequisite is a failure, never a silent skip.
-const skipReason = process.env.CI ? null : missingPrerequisite();
-if (skipReason) console.warn(`e2e skipped: ${skipReason}`);
+const skipReason = e2eSkipReason();
 
 describe.skipIf(skipReason !== null)('Fleet and Device pages in Chromium', () => {
   let srv: ConsoleServer;

@@ -49,6 +49,16 @@ export function missingPrerequisite(): string | null {
   return null;
 }
 
+/**
+ * Why this file's e2e tests are skipped (a prerequisite is missing), or null to run them. In CI a missing
+ * prerequisite is a failure, never a silent skip: there the tests always run.
+ */
+export function e2eSkipReason(): string | null {
+  const reason = process.env.CI ? null : missingPrerequisite();
+  if (reason) console.warn(`e2e skipped: ${reason}`);
+  return reason;
+}
+
 export function tmpDir(prefix: string): string {
   const base = join(ROOT, '.tmp');
   mkdirSync(base, { recursive: true });

@@ -210,6 +210,16 @@ function scalarInit(name: string, dataType: number, value: number): onnx.ITensor
   return t;
 }
 
+/** An int8 initializer holding `values` (a view of any part of a buffer). */
+function int8Init(name: string, dims: onnx.ITensorProto['dims'], values: Int8Array): onnx.ITensorProto {
+  return onnx.TensorProto.create({
+    name,
+    dataType: DataType.INT8,
+    dims: dims ?? [],
+    rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  });
+}
+
 function vecInit(
   name: string,
   type: number,
@@ -526,12 +536,7 @@ export function quantizeQdq(
     const cast = uniqueName(`${base}_int8_as_float`, taken);
     const out = uniqueName(`${base}_restored`, taken);
     newInits.push(
-      onnx.TensorProto.create({
-        name: qn,
-        dataType: DataType.INT8,
-        dims: w.dims ?? [],
-        rawData: new Uint8Array(qw.values.buffer, qw.values.byteOffset, qw.values.byteLength),
-      }),
+      int8Init(qn, w.dims ?? [], qw.values),
       onnx.TensorProto.create({
         name: sn,
         dataType: DataType.FLOAT,
@@ -569,20 +574,12 @@ export function quantizeQdq(
     w: onnx.ITensorProto,
     qw: { values: Int8Array; scales: Float32Array },
     axis: number | undefined,
-    suffix: string,
   ): string => {
     const base = wName.replace(/[^A-Za-z0-9_.:-]/g, '_');
-    const qn = uniqueName(`${base}_${suffix}`, taken);
+    const qn = uniqueName(`${base}_quantized`, taken);
     const sn = uniqueName(`${base}_scale`, taken);
     const zn = uniqueName(`${base}_zero_point`, taken);
-    newInits.push(
-      onnx.TensorProto.create({
-        name: qn,
-        dataType: DataType.INT8,
-        dims: w.dims ?? [],
-        rawData: new Uint8Array(qw.values.buffer),
-      }),
-    );
+    newInits.push(int8Init(qn, w.dims ?? [], qw.values));
     const perChannel = qw.scales.length > 1 && axis !== undefined;
     if (perChannel) {
       newInits.push(
@@ -705,7 +702,7 @@ export function quantizeQdq(
         if (mean) biasShift = quant.biasShift(dims, int64(attribute(n, 'group')?.i ?? 1), mean);
       }
       const wName = ins[wIdx] ?? '';
-      n.input![wIdx] = emitWeightDq(wName, key, wTensor, qw, axis, 'quantized');
+      n.input![wIdx] = emitWeightDq(wName, key, wTensor, qw, axis);
       result.weights.push({
         tensor: wName,
         node: key,

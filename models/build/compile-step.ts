@@ -1,6 +1,7 @@
 /**
  * The build's compile step, per target kind:
- * - CPU: onnxruntime's graph optimizer writes a pre-optimized model (portable 'extended' level) into the artifact;
+ * - CPU: onnxruntime's graph optimizer writes a pre-optimized model (portable 'extended' level) into the artifact,
+ *   its float-layer weights kept as compact as the source stores them (passes/compact-storage.ts);
  * - Jetson: trtexec builds a TensorRT engine when it is installed here; otherwise the step says so and what to
  *   run on the device (the QDQ/FP16 ONNX is what TensorRT builds its engine from there);
  * - Coral: the Edge TPU compiler takes a full-integer TFLite model, which this console does not produce from
@@ -10,7 +11,7 @@
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import type { TargetProfile } from '../../shared/targets.js';
-import { compileForCpu } from '../compile/cpu.js';
+import { type CpuCompileResult, compileForCpu } from '../compile/cpu.js';
 import { buildTensorRtEngine } from '../compile/tensorrt.js';
 import { findTool } from '../compile/tools.js';
 
@@ -22,6 +23,15 @@ export interface CompileOutcome {
   /** Files to add to the artifact. */
   files: { from: string; path: string; role: 'model' | 'engine' | 'report' | 'other' }[];
   details: Record<string, unknown>;
+}
+
+function compactNote(c: CpuCompileResult['compacted']): string {
+  const n = c.int8 + c.float16;
+  if (n === 0) return '';
+  const as = [c.int8 ? `${c.int8} int8` : '', c.float16 ? `${c.float16} float16` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `; float-layer weights kept compact (${as}), so the file holds ${(c.bytesAfter / 1e6).toFixed(2)} MB of weights instead of ${(c.bytesBefore / 1e6).toFixed(2)} MB: load it with graph optimizations "basic" or higher`;
 }
 
 export async function runCompileStep(
@@ -41,7 +51,7 @@ export async function runCompileStep(
         tool: 'onnxruntime',
         toolVersion: r.ortVersion,
         status: 'compiled',
-        message: `onnxruntime ${r.ortVersion} graph optimizer (${r.level}): ${r.nodesBefore} → ${r.nodesAfter} nodes`,
+        message: `onnxruntime ${r.ortVersion} graph optimizer (${r.level}): ${r.nodesBefore} → ${r.nodesAfter} nodes${compactNote(r.compacted)}`,
         files: [{ from: out, path: 'model.ort-optimized.onnx', role: 'other' }],
         details: { ...r, outputPath: undefined },
       };

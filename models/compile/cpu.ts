@@ -15,8 +15,9 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
 import { inspectModel } from '../onnx/inspect.js';
-import { readModel } from '../onnx/io.js';
+import { readModel, writeModel } from '../onnx/io.js';
 import { createSession } from '../onnx/ort.js';
+import { recompactWeights } from '../passes/compact-storage.js';
 
 export type CpuArch = 'x86_64' | 'arm64';
 export type CpuOptLevel = 'basic' | 'extended' | 'all';
@@ -27,6 +28,12 @@ export interface CpuCompileOptions {
   signal?: AbortSignal;
   /** Default 'extended'; 'all' only when `arch` is this machine's. */
   level?: CpuOptLevel;
+  /**
+   * Give weights the source stores compactly (int8 + Cast + Mul, float16 + Cast) that compact storage back in the
+   * optimized file, which onnxruntime would otherwise save as folded float32 (see passes/compact-storage.ts).
+   * Default true. The file then needs graph optimizations at 'basic' or above when it is loaded (`loadLevel`).
+   */
+  compactWeights?: boolean;
 }
 
 export interface CpuCompileResult {
@@ -40,6 +47,13 @@ export interface CpuCompileResult {
   arch: CpuArch;
   /** What the user should know about the file (portability). */
   notes: string[];
+  /** The weights stored compactly again, and the initializer bytes before and after. */
+  compacted: { int8: number; float16: number; bytesBefore: number; bytesAfter: number };
+  /**
+   * The lowest graphOptimizationLevel to load the file with: 'disabled' skips the work the file already holds;
+   * 'basic' when it has compact weights, so onnxruntime folds their Casts once instead of running them each time.
+   */
+  loadLevel: 'disabled' | 'basic';
 }
 
 /** This machine's architecture in target terms; undefined for others (ia32, arm, ...). */
@@ -89,7 +103,8 @@ export async function compileForCpu(
     });
   }
 
-  const before = inspectModel(await readModel(inputPath));
+  const source = await readModel(inputPath);
+  const before = inspectModel(source);
   const tmp = path.join(
     path.dirname(outputPath),
     `.${path.basename(outputPath)}.${randomBytes(4).toString('hex')}.tmp.onnx`,
@@ -102,10 +117,19 @@ export async function compileForCpu(
     await session.release();
     if (opts.signal?.aborted) throw cancelled();
 
-    // The written file must load as it is (no further optimization) for the app to ship it.
-    const check = await createSession(tmp, { graphOptimizationLevel: 'disabled' });
+    const optimized = await readModel(tmp);
+    const after = inspectModel(optimized);
+    const compacted = { int8: 0, float16: 0, bytesBefore: 0, bytesAfter: 0 };
+    if (opts.compactWeights !== false) {
+      const r = recompactWeights(optimized.proto, source.proto);
+      Object.assign(compacted, { bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
+      for (const t of r.tensors) compacted[t.storage]++;
+      if (r.tensors.length > 0) await writeModel(optimized, tmp);
+    }
+    const loadLevel = compacted.int8 + compacted.float16 > 0 ? 'basic' : 'disabled';
+    // The written file must load as it will be loaded on the device for the app to ship it.
+    const check = await createSession(tmp, { graphOptimizationLevel: loadLevel });
     await check.release();
-    const after = inspectModel(await readModel(tmp));
     if (opts.signal?.aborted) throw cancelled();
     await rename(tmp, outputPath);
 
@@ -121,8 +145,15 @@ export async function compileForCpu(
         `Uses NCHWc layout operators sized for this ${host ?? process.arch} CPU: deploy it only to machines with the same instruction set.`,
       );
     }
+    if (loadLevel === 'basic') {
+      notes.push(
+        `Weights of ${compacted.int8 + compacted.float16} float layers are stored as in the source (${compacted.int8} int8, ${compacted.float16} float16): load it with graphOptimizationLevel "basic" or higher, which restores them once at load.`,
+      );
+    }
     return {
       outputPath,
+      compacted,
+      loadLevel,
       nodesBefore: before.nodeCount,
       nodesAfter: after.nodeCount,
       opCounts,

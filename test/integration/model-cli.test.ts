@@ -63,7 +63,7 @@ describe('edgectl model commands', () => {
     expect(r.stdout).toMatch(/target\s+OK/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
       precision: string;
-      files: { path: string }[];
+      files: { path: string; bytes: number }[];
       tools: { edgeConsole: string };
       quantization: { floatWeights: string };
     };
@@ -75,6 +75,10 @@ describe('edgectl model commands', () => {
     expect(manifest.files.map((f) => f.path)).toEqual(
       expect.arrayContaining(['model.onnx', 'build-report.json', 'model.ort-optimized.onnx']),
     );
+    // onnxruntime's optimized copy keeps those weights float16 too, instead of shipping them unfolded as float32.
+    expect(r.stdout).toMatch(/compile\s+compiled: .*float-layer weights kept compact \(\d+ float16\)/);
+    const sizeOf = (f: string) => manifest.files.find((x) => x.path === f)!.bytes;
+    expect(sizeOf('model.ort-optimized.onnx')).toBeLessThan(sizeOf('model.onnx') * 1.1);
     expect(edgectl('artifact', 'verify', out).stdout).toMatch(/^OK:/);
     const builds = edgectl('builds', '--json');
     expect(JSON.parse(builds.stdout)).toEqual([

@@ -16,8 +16,8 @@ import {
   roundHalfEven,
   sqnrDb,
 } from './qparams.js';
-import { agreement, referenceOutputs } from './sensitivity.js';
-import { evalSplit, quantizeStatic } from './static.js';
+import { agreement, hardestFirst, referenceOutputs } from './sensitivity.js';
+import { evalSplit, quantizeStatic, smallestPassing } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
 function source(n: number, dims: number[], seed = 1, name = 'x'): CalibrationSource {
@@ -326,6 +326,55 @@ describe('agreement samples', () => {
     expect(evalSplit(40)).toEqual({ start: 32, count: 8, heldOut: true, calibration: 32 });
     expect(evalSplit(8)).toEqual({ start: 0, count: 4, heldOut: false, calibration: 8 });
     expect(evalSplit(9, 4)).toEqual({ start: 5, count: 4, heldOut: true, calibration: 5 });
+  });
+});
+
+describe('accuracy search', () => {
+  it('finds the smallest passing k from any first guess, each k tried once, about 2·log2(k) attempts', async () => {
+    for (const hi of [1, 2, 7, 51, 130])
+      for (let answer = 1; answer <= hi + 1; answer++)
+        for (const first of [1, Math.ceil(hi / 4), hi]) {
+          const tried: number[] = [];
+          const r = await smallestPassing(
+            1,
+            hi,
+            (k) => {
+              tried.push(k);
+              return Promise.resolve({ pass: k >= answer, value: k * 10 });
+            },
+            undefined,
+            first,
+          );
+          if (answer > hi) expect(r).toBeUndefined();
+          else expect(r).toEqual({ k: answer, value: answer * 10 });
+          expect(new Set(tried).size).toBe(tried.length);
+          expect(tried.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(hi + 1)) + 1);
+        }
+  });
+
+  it('reports its steps as it goes, ending with done = total', async () => {
+    const steps: [number, number][] = [];
+    await smallestPassing(
+      1,
+      100,
+      (k) => Promise.resolve({ pass: k >= 63, value: k }),
+      (d, t) => steps.push([d, t]),
+      25,
+    );
+    expect(steps.at(-1)![0]).toBe(steps.at(-1)![1]);
+    for (const [d, t] of steps) expect(d).toBeLessThanOrEqual(t);
+  });
+
+  it('evaluates the samples hardest first, with their references, keeping the rest in order', () => {
+    const ctx = {
+      samples: ['a', 'b', 'c', 'd'].map((id) => ({ id, feeds: {} })),
+      reference: [0, 1, 2, 3].map((i) => ({ y: Float32Array.of(i) })),
+      outputNames: ['y'],
+    };
+    const r = hardestFirst(ctx, [0.99, 0.9, 0.95]);
+    expect(r.samples.map((x) => x.id)).toEqual(['b', 'c', 'a', 'd']);
+    expect(r.reference.map((x) => x['y']![0])).toEqual([1, 2, 0, 3]);
+    expect(ctx.samples.map((x) => x.id)).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 

@@ -172,28 +172,33 @@ export function compareOutputs(reference: Outputs, actual: Outputs, names: strin
 /**
  * Agreement of a (quantized) model with the FP32 reference. With `atLeast`, evaluation stops as soon as the mean
  * cosine can no longer reach it even if every remaining sample agreed perfectly; the result then carries that
- * upper bound (below `atLeast`) and `partial: true`.
+ * upper bound (below `atLeast`) and `partial: true`. `perSample`, when given, receives each evaluated sample's
+ * cosine (mean over outputs), in sample order.
  */
 export async function agreement(
   model: onnx.IModelProto | Uint8Array,
   ctx: EvalContext,
-  opts: { optimized?: boolean; atLeast?: number } = {},
+  opts: { optimized?: boolean; atLeast?: number; perSample?: number[] } = {},
 ): Promise<Agreement & { partial?: boolean }> {
   const total = ctx.samples.length * ctx.outputNames.length;
   let sum = 0;
   let partial = false;
   const onSample =
-    opts.atLeast === undefined
+    opts.atLeast === undefined && opts.perSample === undefined
       ? undefined
       : (i: number, rec: Record<string, Float32Array>): boolean => {
+          let own = 0;
           for (const name of ctx.outputNames) {
             const a = ctx.reference[i]?.[name];
             const b = rec[name];
-            sum += a && b ? cosine(a, b) : 1;
+            own += a && b ? cosine(a, b) : 1;
           }
+          sum += own;
+          opts.perSample?.push(own / Math.max(1, ctx.outputNames.length));
+          if (opts.atLeast === undefined) return true;
           const done = (i + 1) * ctx.outputNames.length;
           const best = (sum + (total - done)) / total;
-          if (best < (opts.atLeast ?? 0) && done < total) partial = true;
+          if (best < opts.atLeast && done < total) partial = true;
           return !partial;
         };
   const out = await runAll(model, ctx.samples, ctx.outputNames, {
@@ -205,6 +210,22 @@ export async function agreement(
   return partial
     ? { ...a, cosine: (sum + (total - out.length * ctx.outputNames.length)) / total, partial }
     : a;
+}
+
+/**
+ * The context with its samples reordered hardest first (lowest cosine in `perSample`, from an earlier evaluation
+ * of these samples in order; samples it did not reach keep their order after them). Mean agreement is the same in
+ * any order, but a placement that cannot meet a budget usually fails on the hard samples, so `atLeast` drops it
+ * after fewer runs.
+ */
+export function hardestFirst(ctx: EvalContext, perSample: readonly number[]): EvalContext {
+  const order = ctx.samples.map((_, i) => i);
+  order.sort((a, b) => (perSample[a] ?? Infinity) - (perSample[b] ?? Infinity) || a - b);
+  return {
+    ...ctx,
+    samples: order.map((i) => ctx.samples[i]!),
+    reference: order.map((i) => ctx.reference[i]!),
+  };
 }
 
 export interface LayerSensitivity {

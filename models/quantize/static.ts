@@ -28,6 +28,7 @@ import {
 import type { ActivationType } from './qparams.js';
 import {
   agreement,
+  hardestFirst,
   measureSensitivity,
   perLayerSqnr,
   referenceOutputs,
@@ -152,35 +153,78 @@ function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
 }
 
 /**
- * The smallest k in [lo, hi] whose attempt passes, assuming passing is monotone in k (up to noise): binary search,
- * first within [lo, likely] (the output error of a quantized model usually comes from a few tensors, so the answer
- * is usually small: two fewer evaluations), then in the rest if nothing there passed. Undefined when none passes.
- * (Evaluating two candidates at once measured slower here: onnxruntime-node's session setup and runs occupy the
- * calling thread.)
+ * The smallest k in [lo, hi] whose attempt passes, assuming passing is monotone in k (up to noise). Galloping
+ * search from `first`: if it passes, binary search below it; if not, double the distance from lo until an attempt
+ * passes, then binary search the bracket. The output error of a quantized model usually comes from a few tensors,
+ * so the answer is usually small; when it is not, galloping finds it in about 2·log2(k) attempts instead of
+ * searching the low range first. Undefined when none passes. `onStep` gets the attempts made so far and an
+ * estimate of the total. (Evaluating two candidates at once measured slower here: onnxruntime-node's session
+ * setup and runs occupy the calling thread.)
  */
-async function smallestPassing<T>(
+export async function smallestPassing<T>(
   lo: number,
   hi: number,
   attempt: (k: number) => Promise<{ pass: boolean; value: T }>,
-  onStep?: (totalSteps: number) => void,
-  likely = hi,
+  onStep?: (done: number, total: number) => void,
+  first = lo,
 ): Promise<{ k: number; value: T } | undefined> {
-  const total = Math.ceil(Math.log2(Math.min(hi, likely) - lo + 2));
-  const search = async (a: number, b: number): Promise<{ k: number; value: T } | undefined> => {
-    let best: { k: number; value: T } | undefined;
-    while (a <= b) {
-      const mid = (a + b) >> 1;
-      const r = await attempt(mid);
-      onStep?.(total);
-      if (r.pass) {
-        best = { k: mid, value: r.value };
-        b = mid - 1;
-      } else a = mid + 1;
-    }
-    return best;
+  let done = 0;
+  let estimate = Math.ceil(Math.log2(hi - lo + 2));
+  const tryK = async (k: number): Promise<{ pass: boolean; value: T }> => {
+    const r = await attempt(k);
+    onStep?.(++done, (estimate = Math.max(estimate, done + 1)));
+    return r;
   };
-  const edge = Math.max(lo, Math.min(hi, likely));
-  return (await search(lo, edge)) ?? (edge < hi ? search(edge + 1, hi) : undefined);
+  let best: { k: number; value: T } | undefined;
+  // Gallop: find a passing k, and the last failing one below it.
+  let failed = lo - 1;
+  let probe = Math.max(lo, Math.min(hi, first));
+  for (;;) {
+    const r = await tryK(probe);
+    if (r.pass) {
+      best = { k: probe, value: r.value };
+      break;
+    }
+    failed = probe;
+    if (probe >= hi) return undefined;
+    probe = Math.min(hi, lo + 2 * (probe - lo + 1) - 1);
+  }
+  // Binary search (failed, best.k).
+  let a = failed + 1;
+  let b = best.k - 1;
+  estimate = done + Math.ceil(Math.log2(b - a + 2));
+  while (a <= b) {
+    const mid = (a + b) >> 1;
+    const r = await tryK(mid);
+    if (r.pass) {
+      best = { k: mid, value: r.value };
+      b = mid - 1;
+    } else a = mid + 1;
+  }
+  onStep?.(done, done);
+  return best;
+}
+
+/**
+ * The smallest k of each distinct placement among k = 1..n, leaving out those equal to `start` (k = 0). Keeping
+ * one more tensor or layer float often changes nothing (its nodes already left the plan with an earlier one), and
+ * the search need not evaluate the same model twice. Placements only shrink as k grows, so equal ones are
+ * adjacent.
+ */
+function distinctSteps(
+  n: number,
+  placementFor: (k: number) => ReadonlySet<string>,
+  start: ReadonlySet<string>,
+): number[] {
+  const key = (p: ReadonlySet<string>): string => [...p].sort().join('\n');
+  const ks: number[] = [];
+  let last = key(start);
+  for (let k = 1; k <= n; k++) {
+    const now = key(placementFor(k));
+    if (now !== last) ks.push(k);
+    last = now;
+  }
+  return ks;
 }
 
 /** How many samples agreement is measured on by default: a fifth of the data, 4 to 16 (see evalSamples). */
@@ -369,14 +413,22 @@ export async function quantizeStatic(
   let q = quantizeQdq(model, placed.sub, cal.ranges, qdqOpts);
   progress?.('quantize', 1, 1);
   const evalSet = await sampleRange(source, split.start, split.count, opts.signal);
-  const ctx = await referenceOutputs(model, evalSet, {
+  let ctx = await referenceOutputs(model, evalSet, {
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   if (opts.evaluation === 'runtime') ctx.optimized = true;
-  let agr = await agreement(q.model, ctx);
-  let steps = 0;
-  const onStep = (total: number): void => progress?.('search', ++steps, total);
+  // With a budget, a placement that cannot meet it is dropped as soon as that is certain (the search replaces it),
+  // and the search evaluates the samples this one agreed least on first, so it drops failing placements sooner.
+  const firstCosines: number[] = [];
+  const reportCtx = ctx;
+  let agr = await agreement(
+    q.model,
+    ctx,
+    opts.accuracyBudget !== undefined ? { atLeast: opts.accuracyBudget, perSample: firstCosines } : {},
+  );
+  if (opts.accuracyBudget !== undefined) ctx = hardestFirst(ctx, firstCosines);
+  const onStep = (done: number, total: number): void => progress?.('search', done, total);
   let sensitivity: LayerSensitivity[] = [];
   const layerKept: KeptFloat[] = [];
   if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget && opts.sensitivity === 'layer') {
@@ -388,25 +440,25 @@ export async function quantizeStatic(
       progress?.('sensitivity', d, t),
     );
     const order = [...sensitivity].sort((a, b) => a.cosine - b.cosine).map((x) => x.node);
+    const placementFor = (k: number): Set<string> => {
+      const keep = new Set(order.slice(0, k));
+      return pruneUnfed(new Set([...placed.sub].filter((p) => !keep.has(p))));
+    };
+    const ks = distinctSteps(order.length, placementFor, placed.sub);
     const found = await smallestPassing(
       1,
-      order.length,
-      (mid) => {
-        const keep = new Set(order.slice(0, mid));
-        const qq = quantizeQdq(
-          model,
-          pruneUnfed(new Set([...placed.sub].filter((p) => !keep.has(p)))),
-          cal.ranges,
-          qdqOpts,
-        );
+      ks.length,
+      (j) => {
+        const k = ks[j - 1]!;
+        const qq = quantizeQdq(model, placementFor(k), cal.ranges, qdqOpts);
         // A placement that cannot reach the budget is dropped as soon as that is certain.
         return agreement(qq.model, ctx, { atLeast: budget }).then((a) => ({
           pass: a.cosine >= budget,
-          value: { q: qq, a, k: mid },
+          value: { q: qq, a, k },
         }));
       },
       onStep,
-      Math.ceil(order.length / 4),
+      Math.ceil(ks.length / 4),
     );
     let best: { q: QdqResult; a: Agreement; k: number } | undefined = found?.value;
     if (!best) {
@@ -459,12 +511,17 @@ export async function quantizeStatic(
       };
     };
     const budget = opts.accuracyBudget;
+    const ks = distinctSteps(
+      order.length,
+      (k) => placeWithout(new Set([...crushed, ...order.slice(0, k)])).sub,
+      placed.sub,
+    );
     const found = await smallestPassing(
       1,
-      order.length,
-      (mid) => attempt(mid, budget).then((r) => ({ pass: r.a.cosine >= budget, value: r })),
+      ks.length,
+      (j) => attempt(ks[j - 1]!, budget).then((r) => ({ pass: r.a.cosine >= budget, value: r })),
       onStep,
-      Math.ceil(order.length / 4),
+      Math.ceil(ks.length / 4),
     );
     let best = found?.value;
     // Not met even with every ranked activation float: keep them all float, the budget comes first.
@@ -503,7 +560,7 @@ export async function quantizeStatic(
     model,
     q.model,
     q.quantized,
-    { ...ctx, samples: ctx.samples.slice(0, 1), reference: ctx.reference.slice(0, 1) },
+    { ...reportCtx, samples: reportCtx.samples.slice(0, 1), reference: reportCtx.reference.slice(0, 1) },
     q.dequantized,
   );
   progress?.('report', 1, 1);

@@ -4,7 +4,13 @@ import { attr, graph, model, node, tensor, valueInfo } from '../onnx/builder.js'
 import { encodeModel } from '../onnx/io.js';
 import { onnx } from '../onnx/schema.js';
 import { matmulModel, randomFloats, rng, tinyConvModel } from '../../test/fixtures/models/synthetic.js';
-import { calibrate, StreamingHistogram, type CalibrationSource } from './calibrate.js';
+import {
+  calibrate,
+  exposeTensors,
+  StreamingHistogram,
+  toOrtFeeds,
+  type CalibrationSource,
+} from './calibrate.js';
 import { quantizeDynamic } from './dynamic.js';
 import { nodeKey, quantizeQdq, tensorsToCalibrate } from './qdq.js';
 import {
@@ -171,6 +177,55 @@ describe('calibration', () => {
     expect(progress).toEqual([1, 2, 3, 4]);
     expect(r.ranges.get('relu')!.min).toBe(0);
     expect(r.ranges.get('conv')!.min).toBeLessThan(0);
+  });
+
+  it('MinMax summarized by onnxruntime’s reductions equals every value summarized here (opsets 14, 17, 18)', async () => {
+    const cases: [onnx.ModelProto, string[], number[]][] = [
+      [convHardSwishModel(), ['x', 'c1', 'h', 'c2', 'y'], [1, 3, 16, 16]],
+      [convHardSwishModel(), ['c1', 'y'], [1, 3, 16, 16]],
+      [matmulModel(), ['x', 'xw', 'y'], [3, 64]],
+    ];
+    const opset18 = cases[1]![0];
+    opset18.opsetImport[0]!.version = 18; // ReduceMin/ReduceMax take axes as an input from opset 18
+    for (const [m, names, dims] of cases) {
+      const r = await calibrate(m, names, source(5, dims, 9), { method: 'minmax' });
+      const session = await ort.InferenceSession.create(encodeModel(exposeTensors(m, names)));
+      const want = new Map(names.map((n) => [n, new StreamingHistogram(false)]));
+      for await (const s of source(5, dims, 9).samples()) {
+        const out = await session.run(toOrtFeeds(s.feeds), names);
+        for (const n of names) want.get(n)!.add(out[n]!.data as Float32Array, out[n]!.dims);
+      }
+      await session.release();
+      for (const n of names) {
+        const h = want.get(n)!;
+        const got = r.ranges.get(n)!;
+        expect(got.min, n).toBeCloseTo(h.min, 5);
+        expect(got.max, n).toBeCloseTo(h.max, 5);
+        if (h.channelSum) {
+          expect(got.channelMean!.length).toBe(h.channelSum.length);
+          got.channelMean!.forEach((v, c) => expect(v).toBeCloseTo(h.channelSum![c]! / h.channelCount, 4));
+        } else expect(got.channelMean).toBeUndefined();
+      }
+    }
+  });
+
+  it('a non-finite activation after the first sample is refused like one in the first', async () => {
+    const m = tinyConvModel();
+    const good = source(3, [1, 3, 8, 8]);
+    const bad: CalibrationSource = {
+      count: 3,
+      async *samples() {
+        let i = 0;
+        for await (const s of good.samples()) {
+          if (i++ === 2) (s.feeds['x']!.data as Float32Array)[5] = NaN;
+          yield s;
+        }
+      },
+    };
+    await expect(calibrate(m, ['conv'], bad, { method: 'minmax' })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('non-finite') as unknown,
+    });
   });
 
   it('refuses an empty source and samples that do not fit the model, and can be cancelled', async () => {

@@ -556,6 +556,7 @@ export async function quantizeStatic(
   for (const s2 of q.skipped) keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason });
   // The per-layer report needs every quantized tensor from both models: one sample (its every activation value)
   // is plenty for it.
+  progress?.('report', 0, 1);
   const layers = await perLayerSqnr(
     model,
     q.model,

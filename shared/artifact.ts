@@ -89,12 +89,23 @@ export function isReservedPath(p: string): boolean {
 
 export const ArtifactPath = z.string().min(1).max(1024);
 
+/** How onnxruntime must load a model file of the artifact (absent: no requirement beyond its defaults). */
+export const ModelLoad = z.object({
+  /**
+   * The lowest graphOptimizationLevel the file is meant for: 'disabled' for a file onnxruntime already optimized,
+   * 'basic' for one that also holds compact weights (int8 or float16 behind Cast nodes) to fold once at load.
+   */
+  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
+});
+export type ModelLoad = z.infer<typeof ModelLoad>;
+
 export const ArtifactFile = z.object({
   /** Relative POSIX path inside the artifact directory (see artifactPathProblem). */
   path: ArtifactPath,
   sha256: Sha256Hex,
   bytes: z.number().int().nonnegative(),
   role: FileRole,
+  load: ModelLoad.optional(),
 });
 export type ArtifactFile = z.infer<typeof ArtifactFile>;
 

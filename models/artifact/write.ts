@@ -16,6 +16,7 @@ import {
   SIGNATURE_FILE,
   type ArtifactFile,
   type FileRole,
+  type ModelLoad,
 } from '../../shared/artifact.js';
 import { AppError, formatZodError } from '../../shared/errors.js';
 import { checkArtifactPaths, serializeManifest, serializeSignature, sha256Hex } from './manifest.js';
@@ -27,6 +28,8 @@ export interface ArtifactInputFile {
   /** Its relative POSIX path inside the artifact. */
   path: string;
   role: FileRole;
+  /** How onnxruntime must load it (recorded in the manifest). */
+  load?: ModelLoad;
 }
 
 export interface WriteProgress {
@@ -251,7 +254,13 @@ export async function writeArtifact(opts: WriteArtifactOptions): Promise<Written
           },
         );
       }
-      files.push({ path: f.path, sha256: copied.sha256, bytes: copied.bytes, role: f.role });
+      files.push({
+        path: f.path,
+        sha256: copied.sha256,
+        bytes: copied.bytes,
+        role: f.role,
+        ...(f.load ? { load: f.load } : {}),
+      });
     }
     if (signal?.aborted) throw cancelled();
 

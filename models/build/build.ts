@@ -32,7 +32,7 @@ import { evalSplit, quantizeStatic, sampleRange, type KeptFloat } from '../quant
 import type { FloatWeightStorage } from '../quantize/qdq.js';
 import { agreement, referenceOutputs, type Agreement } from '../quantize/sensitivity.js';
 import type { LayerError } from '../quantize/sensitivity.js';
-import { writeArtifact } from '../artifact/write.js';
+import { writeArtifact, type ArtifactInputFile } from '../artifact/write.js';
 import { loadOrCreateSigningKey } from '../artifact/signing.js';
 import { runCompileStep, type CompileOutcome } from './compile-step.js';
 
@@ -394,8 +394,10 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       (outModel.graph?.node ?? []).filter((n) => /QuantizeLinear|DequantizeLinear/.test(n.opType ?? ''))
         .length;
     const durationSoFar = Date.now() - started;
-    const files = [{ from: modelFile, path: 'model.onnx', role: 'model' as const }];
-    for (const f of compile.files) files.push({ from: f.from, path: f.path, role: f.role as 'model' });
+    const files: ArtifactInputFile[] = [
+      { from: modelFile, path: 'model.onnx', role: 'model' },
+      ...compile.files,
+    ];
     const reportFile = path.join(scratch, 'build-report.json');
     const report: BuildReport = {
       id,
@@ -431,7 +433,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       stages,
     };
     await writeFile(reportFile, JSON.stringify(report, null, 2) + '\n');
-    files.push({ from: reportFile, path: 'build-report.json', role: 'report' as never });
+    files.push({ from: reportFile, path: 'build-report.json', role: 'report' });
     const written = await writeArtifact({
       outDir: req.outDir,
       files,

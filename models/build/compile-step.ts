@@ -10,6 +10,7 @@
  */
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import type { ModelLoad } from '../../shared/artifact.js';
 import type { TargetProfile } from '../../shared/targets.js';
 import { type CpuCompileResult, compileForCpu } from '../compile/cpu.js';
 import { buildTensorRtEngine } from '../compile/tensorrt.js';
@@ -21,7 +22,7 @@ export interface CompileOutcome {
   status: 'compiled' | 'skipped' | 'failed';
   message: string;
   /** Files to add to the artifact. */
-  files: { from: string; path: string; role: 'model' | 'engine' | 'report' | 'other' }[];
+  files: { from: string; path: string; role: 'model' | 'engine' | 'report' | 'other'; load?: ModelLoad }[];
   details: Record<string, unknown>;
 }
 
@@ -52,7 +53,14 @@ export async function runCompileStep(
         toolVersion: r.ortVersion,
         status: 'compiled',
         message: `onnxruntime ${r.ortVersion} graph optimizer (${r.level}): ${r.nodesBefore} → ${r.nodesAfter} nodes${compactNote(r.compacted)}`,
-        files: [{ from: out, path: 'model.ort-optimized.onnx', role: 'other' }],
+        files: [
+          {
+            from: out,
+            path: 'model.ort-optimized.onnx',
+            role: 'other',
+            load: { graphOptimizationLevel: r.loadLevel },
+          },
+        ],
         details: { ...r, outputPath: undefined },
       };
     } catch (err) {

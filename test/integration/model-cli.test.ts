@@ -63,7 +63,7 @@ describe('edgectl model commands', () => {
     expect(r.stdout).toMatch(/target\s+OK/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
       precision: string;
-      files: { path: string; bytes: number }[];
+      files: { path: string; bytes: number; load?: unknown }[];
       tools: { edgeConsole: string };
       quantization: { floatWeights: string };
     };
@@ -79,6 +79,10 @@ describe('edgectl model commands', () => {
     expect(r.stdout).toMatch(/compile\s+compiled: .*float-layer weights kept compact \(\d+ float16\)/);
     const sizeOf = (f: string) => manifest.files.find((x) => x.path === f)!.bytes;
     expect(sizeOf('model.ort-optimized.onnx')).toBeLessThan(sizeOf('model.onnx') * 1.1);
+    // The manifest tells the device how to load it: with the optimizations that fold those weights once.
+    expect(manifest.files.find((x) => x.path === 'model.ort-optimized.onnx')!.load).toEqual({
+      graphOptimizationLevel: 'basic',
+    });
     expect(edgectl('artifact', 'verify', out).stdout).toMatch(/^OK:/);
     const builds = edgectl('builds', '--json');
     expect(JSON.parse(builds.stdout)).toEqual([

@@ -11,8 +11,9 @@
  * sample (fetched whole, which gives each tensor's rank), the model is run with ReduceMin/ReduceMax/ReduceSum
  * nodes on every calibrated tensor and only those small results leave onnxruntime, as onnxruntime's own MinMax
  * calibrator does. Fetching every activation instead (16 M values per sample for PP-OCRv4 recognition) and
- * summarizing them in JavaScript took longer than the inference. Percentile and Entropy need the values
- * themselves for their histograms.
+ * summarizing them in JavaScript took longer than the inference. Percentile and Entropy also need values for
+ * their histograms: onnxruntime hands over every k-th value of each tensor (at most HIST_SAMPLE of them, what
+ * the histogram bins anyway) while the range and channel statistics still cover every value.
  */
 import type * as ortTypes from 'onnxruntime-node';
 import * as ort from 'onnxruntime-node';
@@ -172,10 +173,18 @@ export class StreamingHistogram {
     }
     if (mn < this.min) this.min = mn;
     if (mx > this.max) this.max = mx;
-    if (!this.binned) {
-      this.total += data.length;
-      return;
+    if (this.binned) {
+      const stride = Math.max(1, Math.floor(data.length / HIST_SAMPLE));
+      this.bin(data, stride, stride, mn, mx);
     }
+    this.total += data.length;
+  }
+
+  /**
+   * Counts every `step`-th value of `values`, each standing for `weight` values of the tensor, into the
+   * histogram, whose range first grows to cover [mn, mx] (the whole tensor's, which the values lie within).
+   */
+  private bin(values: Float32Array, step: number, weight: number, mn: number, mx: number): void {
     if (this.width === 0) {
       const span = mx - mn;
       this.lo = mn;
@@ -183,25 +192,30 @@ export class StreamingHistogram {
     }
     while (mn < this.lo) this.grow(true);
     while (mx >= this.lo + this.width * BINS) this.grow(false);
-    const stride = Math.max(1, Math.floor(data.length / HIST_SAMPLE));
     const inv = 1 / this.width;
     const lo = this.lo;
     const counts = this.counts;
-    for (let i = 0; i < data.length; i += stride) {
-      let b = Math.floor(((data[i] as number) - lo) * inv);
+    for (let i = 0; i < values.length; i += step) {
+      let b = Math.floor(((values[i] as number) - lo) * inv);
       if (b >= BINS) b = BINS - 1;
       else if (b < 0) b = 0;
-      counts[b] = (counts[b] as number) + stride;
+      counts[b] = (counts[b] as number) + weight;
     }
-    this.total += data.length;
   }
 
   /**
    * Adds one sample's summary computed elsewhere (onnxruntime's reductions, see calibrate): per-channel minimum,
-   * maximum and sum over `perChannel` values each (one channel: the whole tensor). MinMax only: no histogram.
+   * maximum and sum over `perChannel` values each (one channel: the whole tensor), and for Percentile and Entropy
+   * an evenly strided `sample` of the tensor's values for the histogram.
    */
-  addReduced(min: Float32Array, max: Float32Array, sum: Float32Array, perChannel: number): void {
-    if (this.binned) throw new Error('addReduced keeps no histogram; use add() for Percentile and Entropy');
+  addReduced(
+    min: Float32Array,
+    max: Float32Array,
+    sum: Float32Array,
+    perChannel: number,
+    sample?: Float32Array,
+  ): void {
+    if (this.binned && !sample) throw new Error('a histogram needs a sample of the values');
     let mn = Infinity;
     let mx = -Infinity;
     let total = 0;
@@ -230,7 +244,9 @@ export class StreamingHistogram {
     }
     if (mn < this.min) this.min = mn;
     if (mx > this.max) this.max = mx;
-    this.total += perChannel * min.length;
+    const count = perChannel * min.length;
+    if (this.binned && sample && sample.length > 0) this.bin(sample, 1, count / sample.length, mn, mx);
+    this.total += count;
   }
 
   /** Doubles the bin width; the old range becomes the upper (downward) or lower (upward) half. */
@@ -383,50 +399,59 @@ interface Reduced {
   max: string;
   sum: string;
   shape: string;
+  /** Every step-th value of the flattened tensor, for histograms (Percentile, Entropy). */
+  sample?: string;
 }
 
 /**
  * A copy of the model whose outputs are, for each tensor of known rank, its per-channel ReduceMin, ReduceMax and
- * ReduceSum (over every axis but the channel axis; over all axes for tensors without one) and its Shape.
+ * ReduceSum (over every axis but the channel axis; over all axes for tensors without one) and its Shape, and with
+ * `sampleSteps`, every step-th value of the flattened tensor (Reshape + Slice; the tensor itself for step 1).
+ * Undefined when the model's opset is too old for Slice with steps (below 10) and samples were asked for.
  */
 export function reductionModel(
   model: onnx.IModelProto,
   ranks: ReadonlyMap<string, number>,
-): { model: onnx.ModelProto; outputs: Map<string, Reduced> } {
+  sampleSteps?: ReadonlyMap<string, number>,
+): { model: onnx.ModelProto; outputs: Map<string, Reduced> } | undefined {
   const copy = cloneModel(model);
   const graph = copy.graph ?? (copy.graph = onnx.GraphProto.create());
   const opset = Number(
     (copy.opsetImport ?? []).find((o) => o.domain === '' || o.domain == null || o.domain === 'ai.onnx')
       ?.version ?? 13,
   );
+  if (sampleSteps && opset < 10) return undefined;
   const taken = usedNames(copy);
   const outputs = new Map<string, Reduced>();
   const nodes: onnx.INodeProto[] = [];
   const INT = onnx.AttributeProto.AttributeType.INT;
   const INTS = onnx.AttributeProto.AttributeType.INTS;
-  const axesInits = new Map<string, string>();
+  const int64s = new Map<string, string>();
+  /** A shared int64 initializer holding `values`. */
+  const int64Init = (label: string, values: readonly bigint[]): string => {
+    const key = `${label}:${values.join(',')}`;
+    let name = int64s.get(key);
+    if (!name) {
+      name = uniqueName(`calibration_${label}`, taken);
+      int64s.set(key, name);
+      (graph.initializer ??= []).push(
+        onnx.TensorProto.create({
+          name,
+          dataType: DataType.INT64,
+          dims: [values.length],
+          rawData: new Uint8Array(BigInt64Array.from(values).buffer),
+        }),
+      );
+    }
+    return name;
+  };
   /** Axes as an input (ReduceSum from opset 13, ReduceMin/Max from 18) or an attribute (before). */
   const reduce = (op: string, input: string, output: string, axes: number[] | undefined): onnx.INodeProto => {
     const asInput = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
     const attribute: onnx.IAttributeProto[] = [{ name: 'keepdims', type: INT, i: 0 }];
     const inputs = [input];
-    if (axes && asInput) {
-      const key = axes.join(',');
-      let name = axesInits.get(key);
-      if (!name) {
-        name = uniqueName(`calibration_axes_${axes.join('_')}`, taken);
-        axesInits.set(key, name);
-        (graph.initializer ??= []).push(
-          onnx.TensorProto.create({
-            name,
-            dataType: DataType.INT64,
-            dims: [axes.length],
-            rawData: new Uint8Array(BigInt64Array.from(axes.map(BigInt)).buffer),
-          }),
-        );
-      }
-      inputs.push(name);
-    } else if (axes) attribute.push({ name: 'axes', type: INTS, ints: axes });
+    if (axes && asInput) inputs.push(int64Init(`axes_${axes.join('_')}`, axes.map(BigInt)));
+    else if (axes) attribute.push({ name: 'axes', type: INTS, ints: axes });
     return {
       name: uniqueName(`${output}_node`, taken),
       opType: op,
@@ -452,6 +477,32 @@ export function reductionModel(
       reduce('ReduceSum', t, r.sum, axes),
       { name: uniqueName(`${r.shape}_node`, taken), opType: 'Shape', input: [t], output: [r.shape] },
     );
+    const step = sampleSteps?.get(t);
+    if (step === 1) r.sample = t;
+    else if (step !== undefined) {
+      const flat = uniqueName(`${t}_calibration_flat`, taken);
+      r.sample = uniqueName(`${t}_calibration_sample`, taken);
+      nodes.push(
+        {
+          name: uniqueName(`${flat}_node`, taken),
+          opType: 'Reshape',
+          input: [t, int64Init('flat', [-1n])],
+          output: [flat],
+        },
+        {
+          name: uniqueName(`${r.sample}_node`, taken),
+          opType: 'Slice',
+          input: [
+            flat,
+            int64Init('zero', [0n]),
+            int64Init('end', [2n ** 63n - 1n]),
+            int64Init('zero', [0n]),
+            int64Init('step', [BigInt(step)]),
+          ],
+          output: [r.sample],
+        },
+      );
+    }
     outputs.set(t, r);
   }
   graph.node = [...(graph.node ?? []), ...nodes];
@@ -461,6 +512,7 @@ export function reductionModel(
       out(r.max, DataType.FLOAT),
       out(r.sum, DataType.FLOAT),
       out(r.shape, DataType.INT64),
+      ...(r.sample !== undefined ? [out(r.sample, DataType.FLOAT)] : []),
     ]),
   ];
   return { model: copy, outputs };
@@ -527,24 +579,36 @@ export async function calibrate(
               result[r.max]!.data as Float32Array,
               result[r.sum]!.data as Float32Array,
               count / min.length,
+              r.sample !== undefined ? (result[r.sample]?.data as Float32Array | undefined) : undefined,
             );
         }
       } else {
         const ranks = new Map<string, number>();
+        const steps = new Map<string, number>();
         for (const [name, h] of hists) {
           const t = result[name];
           if (!t || t.type !== 'float32') continue;
           h.add(t.data as Float32Array, t.dims);
           ranks.set(name, t.dims.length);
+          steps.set(name, Math.max(1, Math.floor(t.data.length / HIST_SAMPLE)));
         }
-        if (opts.method === 'minmax' && done < total && ranks.size > 0) {
-          // The rest of MinMax runs on onnxruntime's reductions (see the file comment).
-          const r = reductionModel(model, ranks);
+        const r =
+          done < total && ranks.size > 0
+            ? reductionModel(model, ranks, opts.method === 'minmax' ? undefined : steps)
+            : undefined;
+        if (r) {
+          // The rest runs on onnxruntime's reductions (see the file comment).
           const next = await createSession(encodeModel(r.model), sessionOptions);
           await session.release();
           session = next;
           reduced = r.outputs;
-          fetches = [...r.outputs.values()].flatMap((x) => [x.min, x.max, x.sum, x.shape]);
+          fetches = [...r.outputs.values()].flatMap((x) => [
+            x.min,
+            x.max,
+            x.sum,
+            x.shape,
+            ...(x.sample !== undefined ? [x.sample] : []),
+          ]);
         }
       }
       opts.onProgress?.(done, total);

@@ -209,6 +209,35 @@ describe('calibration', () => {
     }
   });
 
+  it('Percentile and Entropy from reductions and strided samples match every value summarized here', async () => {
+    // 16 × 160 × 160 = 409,600 values per activation: more than the histogram bins, so onnxruntime sends a
+    // strided sample of each.
+    const m = convHardSwishModel();
+    const hw = 160;
+    for (const v of [m.graph!.input![0]!, m.graph!.output![0]!])
+      v.type!.tensorType!.shape!.dim!.slice(2).forEach((d) => (d.dimValue = hw));
+    const names = ['c1', 'h', 'y'];
+    const dims = [1, 3, hw, hw];
+    for (const method of ['percentile', 'entropy'] as const) {
+      const r = await calibrate(m, names, source(3, dims, 21), { method });
+      const session = await ort.InferenceSession.create(encodeModel(exposeTensors(m, names)));
+      const want = new Map(names.map((n) => [n, new StreamingHistogram()]));
+      for await (const s of source(3, dims, 21).samples()) {
+        const out = await session.run(toOrtFeeds(s.feeds), names);
+        for (const n of names) want.get(n)!.add(out[n]!.data as Float32Array, out[n]!.dims);
+      }
+      await session.release();
+      for (const n of names) {
+        const h = want.get(n)!;
+        const expected = method === 'percentile' ? h.percentileRange(99.999) : h.entropyRange();
+        const got = r.ranges.get(n)!;
+        const span = h.max - h.min;
+        expect(Math.abs(got.min - expected.min), `${method} ${n} min`).toBeLessThan(span * 0.01);
+        expect(Math.abs(got.max - expected.max), `${method} ${n} max`).toBeLessThan(span * 0.01);
+      }
+    }
+  });
+
   it('a non-finite activation after the first sample is refused like one in the first', async () => {
     const m = tinyConvModel();
     const good = source(3, [1, 3, 8, 8]);

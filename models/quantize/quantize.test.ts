@@ -166,6 +166,23 @@ describe('streaming histogram', () => {
 });
 
 describe('calibration', () => {
+  /** Each tensor's every value, fetched from onnxruntime and summarized here (the reference for calibrate). */
+  async function everyValue(
+    m: onnx.IModelProto,
+    names: string[],
+    src: CalibrationSource,
+    binned: boolean,
+  ): Promise<Map<string, StreamingHistogram>> {
+    const session = await ort.InferenceSession.create(encodeModel(exposeTensors(m, names)));
+    const out = new Map(names.map((n) => [n, new StreamingHistogram(binned)]));
+    for await (const s of src.samples()) {
+      const r = await session.run(toOrtFeeds(s.feeds), names);
+      for (const n of names) out.get(n)!.add(r[n]!.data as Float32Array, r[n]!.dims);
+    }
+    await session.release();
+    return out;
+  }
+
   it('records a range for each requested tensor and reports progress', async () => {
     const m = tinyConvModel();
     const progress: number[] = [];
@@ -189,13 +206,7 @@ describe('calibration', () => {
     opset18.opsetImport[0]!.version = 18; // ReduceMin/ReduceMax take axes as an input from opset 18
     for (const [m, names, dims] of cases) {
       const r = await calibrate(m, names, source(5, dims, 9), { method: 'minmax' });
-      const session = await ort.InferenceSession.create(encodeModel(exposeTensors(m, names)));
-      const want = new Map(names.map((n) => [n, new StreamingHistogram(false)]));
-      for await (const s of source(5, dims, 9).samples()) {
-        const out = await session.run(toOrtFeeds(s.feeds), names);
-        for (const n of names) want.get(n)!.add(out[n]!.data as Float32Array, out[n]!.dims);
-      }
-      await session.release();
+      const want = await everyValue(m, names, source(5, dims, 9), false);
       for (const n of names) {
         const h = want.get(n)!;
         const got = r.ranges.get(n)!;
@@ -220,13 +231,7 @@ describe('calibration', () => {
     const dims = [1, 3, hw, hw];
     for (const method of ['percentile', 'entropy'] as const) {
       const r = await calibrate(m, names, source(3, dims, 21), { method });
-      const session = await ort.InferenceSession.create(encodeModel(exposeTensors(m, names)));
-      const want = new Map(names.map((n) => [n, new StreamingHistogram()]));
-      for await (const s of source(3, dims, 21).samples()) {
-        const out = await session.run(toOrtFeeds(s.feeds), names);
-        for (const n of names) want.get(n)!.add(out[n]!.data as Float32Array, out[n]!.dims);
-      }
-      await session.release();
+      const want = await everyValue(m, names, source(3, dims, 21), true);
       for (const n of names) {
         const h = want.get(n)!;
         const expected = method === 'percentile' ? h.percentileRange(99.999) : h.entropyRange();

@@ -209,6 +209,17 @@ export const BuildReport = z.object({
       floatWeights: z
         .object({ storage: z.enum(['float32', 'float16', 'int8']), tensors: z.number() })
         .optional(),
+      /** The speed pass, when the build ran one (absent otherwise). */
+      speed: z
+        .object({
+          islands: z.number(),
+          droppedIslands: z.number(),
+          droppedNodes: z.number(),
+          beforeMs: z.number(),
+          afterMs: z.number(),
+          ms: z.number(),
+        })
+        .optional(),
     })
     .nullable(),
   compat: CompatReport,
@@ -365,6 +376,8 @@ export const contract = {
         sensitivity: z.enum(['channel', 'layer']).optional(),
         /** INT8 on CPU targets: storage of the weights of layers kept float (default auto). */
         floatWeights: z.enum(['auto', 'float32', 'float16', 'int8']).optional(),
+        /** Static INT8 for this computer's CPU type: keep float the int8 node groups measured slower here. */
+        speedPass: z.boolean().optional(),
       })
       .strict(),
     output: z.object({ jobId: z.string(), buildId: z.uuid(), outDir: z.string() }),

@@ -496,6 +496,7 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
         ...(input.accuracyBudget !== undefined ? { accuracyBudget: input.accuracyBudget } : {}),
         ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}),
         ...(input.floatWeights ? { floatWeights: input.floatWeights } : {}),
+        ...(input.speedPass ? { speedPass: true } : {}),
       };
       const started = clock();
       const entry: Running = {

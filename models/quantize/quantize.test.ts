@@ -23,6 +23,7 @@ import {
   sqnrDb,
 } from './qparams.js';
 import { agreement, hardestFirst, referenceOutputs } from './sensitivity.js';
+import { quantizedIslands, speedPass } from './speed.js';
 import { evalSplit, quantizeStatic, smallestPassing } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
@@ -545,6 +546,81 @@ describe('agreement measurement', () => {
     w.rawData = new Uint8Array(Float32Array.from(randomFloats(216, 77, 0.5)).buffer);
     const changed = encodeModel(quantizeQdq(m, plan, ranges, { activationType: 'uint8' }).model);
     expect(changed).not.toEqual(once);
+  });
+});
+
+describe('speed pass', () => {
+  async function setup() {
+    const m = convHardSwishModel();
+    const plan = new Set(['conv1', 'conv2']);
+    const cal = await calibrate(m, tensorsToCalibrate(m, plan), source(4, [1, 3, 16, 16], 5), {
+      method: 'minmax',
+    });
+    const place = (p: ReadonlySet<string>) =>
+      quantizeQdq(m, p, cal.ranges, { activationType: 'uint8' }).model;
+    const samples = [];
+    for await (const s of source(1, [1, 3, 16, 16], 50).samples()) samples.push(s);
+    return { m, plan, place, sample: samples[0]! };
+  }
+  /** A timer that answers from a table, by what the session holds, instead of the clock. */
+  const table =
+    (ms: Record<string, number | number[]>) =>
+    (_s: unknown, _f: unknown, which: string): Promise<number> => {
+      const v = ms[which] ?? NaN;
+      return Promise.resolve(Array.isArray(v) ? (v.shift() ?? NaN) : v);
+    };
+
+  it('groups quantized nodes that feed one another', () => {
+    const m = convHardSwishModel();
+    expect(quantizedIslands(m, ['conv1', 'hswish', 'conv2', 'add'])).toEqual([
+      ['conv1', 'hswish', 'conv2', 'add'],
+    ]);
+    // The residual Add reads both convolutions: one group. Without it, HardSwish (float) separates them.
+    expect(quantizedIslands(m, ['conv1', 'conv2', 'add'])).toEqual([['conv1', 'conv2', 'add']]);
+    expect(quantizedIslands(m, ['conv1', 'conv2'])).toEqual([['conv1'], ['conv2']]);
+    expect(quantizedIslands(m, [])).toEqual([]);
+  });
+
+  it('keeps float the group measured faster in float, once the whole result is measured faster too', async () => {
+    const { m, plan, place, sample } = await setup();
+    const islands = quantizedIslands(m, plan);
+    const slow = islands.findIndex((g) => g.includes('conv2'));
+    const r = await speedPass(plan, m, place, sample, {
+      timer: table({ placed: 100, [`float:${slow}`]: 90, [`float:${1 - slow}`]: 104, pruned: 91 }),
+    });
+    expect(r.dropped.map((d) => d.nodes)).toEqual([['conv2']]);
+    expect(r.dropped[0]).toMatchObject({ placedMs: 100, floatMs: 90 });
+    expect([...r.plan]).toEqual(['conv1']);
+    expect(r).toMatchObject({ islands: 2, beforeMs: 100, afterMs: 91 });
+  });
+
+  it('keeps the placement when the combined result is not faster, or a first impression is not confirmed', async () => {
+    const { m, plan, place, sample } = await setup();
+    const slow = quantizedIslands(m, plan).findIndex((g) => g.includes('conv2'));
+    const notTogether = await speedPass(plan, m, place, sample, {
+      timer: table({ placed: 100, [`float:${slow}`]: 90, [`float:${1 - slow}`]: 104, pruned: 100.2 }),
+    });
+    expect(notTogether.dropped).toEqual([]);
+    expect([...notTogether.plan].sort()).toEqual(['conv1', 'conv2']);
+    expect(notTogether.afterMs).toBe(notTogether.beforeMs);
+    // Faster in its first 4 runs, slower in the 8 that confirm: noise, not a gain.
+    const unconfirmed = await speedPass(plan, m, place, sample, {
+      timer: table({
+        placed: 100,
+        [`float:${slow}`]: [90, 90, 90, 90, ...new Array<number>(8).fill(103)],
+        [`float:${1 - slow}`]: 104,
+      }),
+    });
+    expect(unconfirmed.dropped).toEqual([]);
+  });
+
+  it('can be cancelled', async () => {
+    const { m, plan, place, sample } = await setup();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(speedPass(plan, m, place, sample, { signal: ac.signal })).rejects.toMatchObject({
+      code: 'CANCELLED',
+    });
   });
 });
 

@@ -26,6 +26,7 @@ import {
   type QdqResult,
 } from './qdq.js';
 import type { ActivationType } from './qparams.js';
+import { speedPass } from './speed.js';
 import {
   agreement,
   hardestFirst,
@@ -54,7 +55,7 @@ export const DEFAULT_STATIC_OPS: readonly string[] = [
   'GlobalAveragePool',
 ];
 
-export type QuantStage = 'calibrate' | 'quantize' | 'sensitivity' | 'search' | 'report';
+export type QuantStage = 'calibrate' | 'quantize' | 'sensitivity' | 'search' | 'speed' | 'report';
 
 export interface StaticOptions {
   method: CalibrationMethod;
@@ -106,6 +107,12 @@ export interface StaticOptions {
    * computer, what a CPU build ships; faster to evaluate too). See EvalContext.optimized.
    */
   evaluation?: 'emulated' | 'runtime';
+  /**
+   * After the accuracy search, time each island of connected int8 nodes against float on this computer and keep
+   * float those that run slower in int8 (see speed.ts). Needs evaluation 'runtime' (the target is this CPU type);
+   * costs about 2 × 3 runs and one session per island.
+   */
+  speedPass?: boolean;
   /** Stop calibration after this many samples. */
   limit?: number;
   threads?: number;
@@ -137,9 +144,22 @@ export interface StaticResult {
   agreementSamples: { count: number; heldOut: boolean };
   /** Agreement with FP32 on the evaluation samples (Q/DQ evaluated as written). */
   agreement: Agreement;
+  /** The speed pass, when asked for: what it measured, or why it did not run. */
+  speed?: SpeedPassSummary | { skipped: string };
   sensitivity: LayerSensitivity[];
   layers: LayerError[];
   qdq: Pick<QdqResult, 'activations' | 'weights'>;
+}
+
+export interface SpeedPassSummary {
+  islands: number;
+  /** Islands returned to float, and their nodes. */
+  droppedIslands: number;
+  droppedNodes: number;
+  /** Median 1-thread latency on one evaluation sample before and after. */
+  beforeMs: number;
+  afterMs: number;
+  ms: number;
 }
 
 const WEIGHTED = new Set(['Conv', 'MatMul', 'Gemm']);
@@ -540,6 +560,44 @@ export async function quantizeStatic(
     agr = await agreement(q.model, ctx);
     floatWeights = 'float16';
   }
+  let speed: StaticResult['speed'];
+  if (opts.speedPass && opts.evaluation !== 'runtime') {
+    speed = {
+      skipped:
+        'the speed pass times onnxruntime on this computer, which runs a different instruction set or runtime than the target',
+    };
+  } else if (opts.speedPass && ctx.samples[0]) {
+    const storage = { ...qdqOpts, floatWeights };
+    const sp = await speedPass(
+      new Set(q.quantized),
+      model,
+      (plan) => quantizeQdq(model, plan, cal.ranges, storage).model,
+      ctx.samples[0],
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (d, t) => progress?.('speed', d, t),
+      },
+    );
+    speed = {
+      islands: sp.islands,
+      droppedIslands: sp.dropped.length,
+      droppedNodes: sp.dropped.reduce((n, d) => n + d.nodes.length, 0),
+      beforeMs: sp.beforeMs,
+      afterMs: sp.afterMs,
+      ms: sp.ms,
+    };
+    if (sp.dropped.length > 0) {
+      q = quantizeQdq(model, sp.plan, cal.ranges, storage);
+      agr = await agreement(q.model, ctx);
+      for (const d of sp.dropped)
+        for (const node of d.nodes)
+          keptFloat.push({
+            node,
+            opType: opOf.get(node) ?? '',
+            reason: `measured slower in int8 on this CPU: with its group of ${d.nodes.length} connected int8 node${d.nodes.length === 1 ? '' : 's'} in float the model ran ${d.floatMs.toFixed(1)} ms instead of ${d.placedMs.toFixed(1)} ms (1 thread)`,
+          });
+    }
+  }
   for (const [node, t] of placed.removed) {
     keptFloat.push({
       node,
@@ -580,6 +638,7 @@ export async function quantizeStatic(
     floatWeights,
     agreementSamples: { count: ctx.samples.length, heldOut: split.heldOut },
     agreement: agr,
+    ...(speed ? { speed } : {}),
     sensitivity,
     layers,
     qdq: { activations: q.activations, weights: q.weights },

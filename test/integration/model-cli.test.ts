@@ -117,6 +117,33 @@ describe('edgectl model commands', () => {
     expect(edgectl('artifact', 'verify', out).stdout).toMatch(/signature/);
   });
 
+  it('the speed pass times each int8 group on this CPU and says which it kept float', () => {
+    const out = join(dir, 'cls-speed');
+    const r = build('cpu-x86_64', 'int8', out, '--calibration', 'gen:ocr-lines:8', '--speed-pass', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      quantization: {
+        quantized: string[];
+        keptFloat: { node: string; reason: string }[];
+        speed: {
+          islands: number;
+          droppedIslands: number;
+          droppedNodes: number;
+          beforeMs: number;
+          afterMs: number;
+        };
+      };
+    };
+    const { speed, keptFloat, quantized } = report.quantization;
+    expect(speed.islands).toBeGreaterThan(0);
+    expect(speed.beforeMs).toBeGreaterThan(0);
+    // Whatever the timings were: what it dropped is reported node by node, and it never kept a slower result.
+    const measured = keptFloat.filter((k) => k.reason.startsWith('measured slower in int8'));
+    expect(measured.length).toBe(speed.droppedNodes);
+    for (const k of measured) expect(quantized).not.toContain(k.node);
+    expect(speed.afterMs).toBeLessThanOrEqual(speed.beforeMs);
+  });
+
   it('bad inputs get one clear line and no artifact', () => {
     const notOnnx = edgectl(
       'build',
@@ -142,7 +169,20 @@ describe('edgectl model commands', () => {
     const badStorage = build('cpu-x86_64', 'int8', join(dir, 'x5'), '--float-weights', 'fp8');
     expect(badStorage.code).toBe(2);
     expect(badStorage.stderr).toMatch(/--float-weights must be one of auto, float32, float16, int8/);
-    for (const d of ['x1', 'x2', 'x3', 'x4', 'x5']) expect(existsSync(join(dir, d))).toBe(false);
+    const speedFp32 = build('cpu-x86_64', 'fp32', join(dir, 'x6'), '--speed-pass');
+    expect(speedFp32.code).toBe(2);
+    expect(speedFp32.stderr).toMatch(/speed pass \(--speed-pass\) is for static INT8 builds/);
+    const speedOrin = build(
+      'jetson-orin',
+      'int8',
+      join(dir, 'x7'),
+      '--calibration',
+      'gen:ocr-lines:4',
+      '--speed-pass',
+    );
+    expect(speedOrin.code).toBe(2);
+    expect(speedOrin.stderr).toMatch(/times onnxruntime's kernels on this computer/);
+    for (const d of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']) expect(existsSync(join(dir, d))).toBe(false);
   });
 
   it('Ctrl-C cancels a build: no artifact, nothing half-written, recorded as cancelled', async () => {

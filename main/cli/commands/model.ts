@@ -94,6 +94,10 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       lines.push(
         `  float layers weights stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`,
       );
+    if (q.speed)
+      lines.push(
+        `  speed pass   ${q.speed.islands} int8 groups timed in ${(q.speed.ms / 1000).toFixed(1)} s: ${q.speed.droppedIslands ? `${q.speed.droppedIslands} (${q.speed.droppedNodes} nodes) kept float, ${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms` : `all pay off (${q.speed.beforeMs.toFixed(1)} ms)`} at 1 thread`,
+      );
     const worst = [...q.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 3);
     if (worst.length)
       lines.push(`  lowest SQNR  ${worst.map((l) => `${l.node} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}`);
@@ -211,6 +215,10 @@ export function registerModelCommands(program: Command): void {
       'int8 on CPU: storage of the weights of layers kept float: auto (default: int8 if --accuracy-budget still holds, else float16), float16, int8 or float32; onnxruntime restores them at load, so speed is the same',
       choice('--float-weights', ['auto', ...FLOAT_WEIGHT_STORAGE] as const),
     )
+    .option(
+      '--speed-pass',
+      'static int8 for this computer’s CPU type: time each group of connected int8 nodes against float and keep float those that run slower in int8 (slower build)',
+    )
     .option('--overwrite', 'replace an existing artifact at --out')
     .option('--threads <n>', 'onnxruntime threads', parseIntOption('--threads', 1, 256))
     .option('--data-dir <dir>', 'console data directory (signing key, fleet log)', defaultDataDir())
@@ -234,6 +242,7 @@ export function registerModelCommands(program: Command): void {
           overwrite?: boolean;
           floatWeights?: FloatWeightStorage | 'auto';
           sensitivity?: 'channel' | 'layer';
+          speedPass?: boolean;
           threads?: number;
           dataDir: string;
           json?: boolean;
@@ -269,6 +278,7 @@ export function registerModelCommands(program: Command): void {
             ...(opts.overwrite ? { overwrite: true } : {}),
             ...(opts.floatWeights ? { floatWeights: opts.floatWeights } : {}),
             ...(opts.sensitivity ? { sensitivity: opts.sensitivity } : {}),
+            ...(opts.speedPass ? { speedPass: true } : {}),
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };
           const started = Date.now();

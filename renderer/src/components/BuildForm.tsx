@@ -28,6 +28,7 @@ export interface BuildFormState {
   accuracyBudget: string;
   sensitivity: 'channel' | 'layer';
   floatWeights: FloatWeightsChoice;
+  speedPass: boolean;
   name: string;
   version: string;
 }
@@ -47,6 +48,7 @@ export const DEFAULT_FORM: BuildFormState = {
   accuracyBudget: '',
   sensitivity: 'channel',
   floatWeights: 'auto',
+  speedPass: false,
   name: '',
   version: '0.1.0',
 };
@@ -130,6 +132,7 @@ export function startInput(
     ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.floatWeights !== 'auto'
       ? { floatWeights: f.floatWeights }
       : {}),
+    ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.speedPass ? { speedPass: true } : {}),
   };
 }
 
@@ -431,6 +434,20 @@ export function BuildForm({
                   {o.label}
                 </option>
               ))}
+            </select>
+          </label>
+        )}
+        {int8 && form.mode === 'static' && target?.kind === 'cpu' && (
+          <label className="form-field span-2">
+            <span>Speed pass</span>
+            <select
+              name="speedPass"
+              value={form.speedPass ? 'on' : 'off'}
+              onChange={(e) => set('speedPass', e.target.value === 'on')}
+              title="Times each group of connected int8 nodes against float on this computer (one thread) and keeps float the groups that run slower in int8; the result is kept only if the whole model measures faster. For targets of this computer's CPU type. Adds a few runs per group to the build."
+            >
+              <option value="off">Off</option>
+              <option value="on">Measure each int8 group (slower build)</option>
             </select>
           </label>
         )}

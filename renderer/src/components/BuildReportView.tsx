@@ -141,6 +141,15 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
             {` · weights of float layers stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`}
           </span>
         )}
+        {q.speed && (
+          <span data-testid="speed-pass">
+            {` · speed pass: ${q.speed.islands} int8 groups timed in ${formatMs(q.speed.ms)}, ${
+              q.speed.droppedIslands > 0
+                ? `${q.speed.droppedNodes} nodes kept float (${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms at 1 thread)`
+                : `all pay off (${q.speed.beforeMs.toFixed(1)} ms at 1 thread)`
+            }`}
+          </span>
+        )}
       </div>
       <div className="report-grid">
         <div className="report-col">

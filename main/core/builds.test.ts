@@ -279,6 +279,21 @@ describe('builds', () => {
     expect((await callError('builds.start', { ...base, version: 'one', precision: 'fp32' })).code).toBe(
       'BAD_INPUT',
     );
+    // The speed pass measures this computer: not for FP32, nor for a Jetson.
+    expect((await callError('builds.start', { ...base, precision: 'fp32', speedPass: true })).code).toBe(
+      'BAD_INPUT',
+    );
+    const orin = await callError('builds.start', {
+      ...base,
+      target: 'jetson-orin',
+      precision: 'int8',
+      calibration: { kind: 'generated', spec: 'gen:ocr-lines:8' },
+      speedPass: true,
+    });
+    expect(orin).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/speed pass times/) as unknown,
+    });
     const missing = await callError('builds.start', {
       ...base,
       precision: 'int8',

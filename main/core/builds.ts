@@ -23,8 +23,9 @@ import {
 } from '../../shared/contract.js';
 import type { BuildRecord } from '../../shared/artifact.js';
 import { AppError } from '../../shared/errors.js';
-import { getTarget, TARGETS } from '../../shared/targets.js';
+import { TARGETS } from '../../shared/targets.js';
 import type { BuildReport as PipelineReport } from '../../models/build/build.js';
+import { checkBuildSettings } from '../../models/build/settings.js';
 import { verifyArtifact } from '../../models/artifact/verify.js';
 import { loadOrCreateSigningKey, trustedKeyOf } from '../../models/artifact/signing.js';
 import {
@@ -429,25 +430,15 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
     'targets.list': () => Promise.resolve({ targets: [...TARGETS] }),
 
     'builds.start': async (input) => {
-      const target = getTarget(input.target);
-      const support = target.precisions[input.precision];
-      if (!support.supported) {
-        throw new AppError(
-          'BAD_INPUT',
-          `${target.label} does not run ${input.precision.toUpperCase()} models: ${support.note}`,
-          {
-            hint: `Precisions ${target.label} supports: ${(['fp32', 'fp16', 'int8'] as const)
-              .filter((p) => target.precisions[p].supported)
-              .join(', ')}.`,
-          },
-        );
-      }
-      const mode = input.precision === 'int8' ? (input.mode ?? 'static') : undefined;
-      if (mode === 'static' && !input.calibration) {
-        throw new AppError('BAD_INPUT', 'Static INT8 needs calibration data.', {
-          hint: 'Choose generated OCR samples, upload images like the model’s real inputs (64 is a good count), give a folder on this machine, or use dynamic mode.',
-        });
-      }
+      // The build's own checks, before anything is queued: the form hears at once and keeps its values.
+      const { target, mode } = checkBuildSettings({
+        target: input.target,
+        precision: input.precision,
+        ...(input.mode ? { mode: input.mode } : {}),
+        ...(input.calibration ? { calibration: 'given' } : {}),
+        ...(input.accuracyBudget !== undefined ? { accuracyBudget: input.accuracyBudget } : {}),
+        ...(input.speedPass !== undefined ? { speedPass: input.speedPass } : {}),
+      });
       const modelPath = await uploads.modelFile(input.uploadId, input.file);
       const name = input.name ?? artifactNameFrom(basename(modelPath));
       const outDir = join(artifactsDir(dataDir), `${name}-${input.version}-${target.id}-${input.precision}`);
@@ -496,7 +487,7 @@ export function createBuildService(opts: BuildServiceOptions): BuildService {
         ...(input.accuracyBudget !== undefined ? { accuracyBudget: input.accuracyBudget } : {}),
         ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}),
         ...(input.floatWeights ? { floatWeights: input.floatWeights } : {}),
-        ...(input.speedPass ? { speedPass: true } : {}),
+        ...(input.speedPass !== undefined ? { speedPass: input.speedPass } : {}),
       };
       const started = clock();
       const entry: Running = {

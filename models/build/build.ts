@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
 import { APP_VERSION } from '../../main/core/version.js';
 import type { BuildRecord, Manifest } from '../../shared/artifact.js';
-import { getTarget, type CompatReport, type TargetProfile } from '../../shared/targets.js';
+import type { CompatReport } from '../../shared/targets.js';
 import { compatibilityReport } from '../compat/report.js';
 import { encodeModel, readModel } from '../onnx/io.js';
 import { inspectModel, type ModelSummary } from '../onnx/inspect.js';
@@ -39,15 +39,11 @@ import type { FloatWeightStorage } from '../quantize/qdq.js';
 import { agreement, referenceOutputs, type Agreement } from '../quantize/sensitivity.js';
 import type { LayerError } from '../quantize/sensitivity.js';
 import { writeArtifact, type ArtifactInputFile } from '../artifact/write.js';
+import { checkBuildSettings, hostArch } from './settings.js';
 import { loadOrCreateSigningKey } from '../artifact/signing.js';
 import { runCompileStep, type CompileOutcome } from './compile-step.js';
 
 export type BuildPrecision = 'fp32' | 'fp16' | 'int8';
-
-/** This computer's CPU architecture in target-profile terms. */
-function hostArch(): string {
-  return process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
-}
 
 export interface BuildRequest {
   /** Build id (recorded in the manifest and the fleet log); default: a new UUID. */
@@ -77,7 +73,8 @@ export interface BuildRequest {
   floatWeights?: FloatWeightStorage | 'auto';
   /**
    * Static INT8 for this computer's CPU type: time each group of connected int8 nodes against float and keep float
-   * those that run slower in int8 (StaticOptions.speedPass). Slower builds.
+   * those that run slower in int8 (StaticOptions.speedPass). Default: on where it applies (the target is a CPU of
+   * this computer's architecture); true elsewhere is refused, false turns it off.
    */
   speedPass?: boolean;
   outDir: string;
@@ -197,45 +194,8 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
   const started = Date.now();
   const t0 = performance.now();
   const id = req.id ?? randomUUID();
-  const target: TargetProfile = getTarget(req.target);
   const precision = req.precision;
-  const mode = precision === 'int8' ? (req.mode ?? 'static') : null;
-  const support = target.precisions[precision];
-  if (!support.supported) {
-    throw new AppError(
-      'BAD_INPUT',
-      `${target.label} does not run ${precision.toUpperCase()} models: ${support.note}`,
-      {
-        hint: `Precisions ${target.label} supports: ${(['fp32', 'fp16', 'int8'] as const).filter((p) => target.precisions[p].supported).join(', ')}.`,
-      },
-    );
-  }
-  if (precision === 'int8' && mode === 'static' && !req.calibration) {
-    throw new AppError('BAD_INPUT', 'static INT8 needs calibration data (--calibration)', {
-      hint: 'Point --calibration at a folder of images or .npy samples like the model’s real inputs (64 is a good count), or use --mode dynamic.',
-    });
-  }
-  if (req.accuracyBudget !== undefined && !(req.accuracyBudget > 0 && req.accuracyBudget <= 1)) {
-    throw new AppError(
-      'BAD_INPUT',
-      `--accuracy-budget must be a cosine similarity in (0, 1], got ${req.accuracyBudget}`,
-      {
-        hint: 'For example 0.99: layers stay float until the output agrees with FP32 to cosine 0.99.',
-      },
-    );
-  }
-  if (req.speedPass && !(precision === 'int8' && mode === 'static')) {
-    throw new AppError('BAD_INPUT', 'the speed pass (--speed-pass) is for static INT8 builds', {
-      hint: 'Add --precision int8 (static mode), or leave out --speed-pass.',
-    });
-  }
-  if (req.speedPass && !(target.kind === 'cpu' && target.arch === hostArch())) {
-    throw new AppError(
-      'BAD_INPUT',
-      `the speed pass times onnxruntime's kernels on this computer (${hostArch()}), not on ${target.label}`,
-      { hint: 'Run the build on a machine of the target’s CPU type, or leave out --speed-pass.' },
-    );
-  }
+  const { target, mode, speedPass } = checkBuildSettings(req);
   const stages: { stage: string; ms: number }[] = [];
   let stageIdx = -1;
   let stageStart = performance.now();
@@ -331,7 +291,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         ...(req.exclude ? { exclude: req.exclude } : {}),
         ...(req.accuracyBudget !== undefined ? { accuracyBudget: req.accuracyBudget } : {}),
         ...(req.sensitivity ? { sensitivity: req.sensitivity } : {}),
-        ...(req.speedPass ? { speedPass: true } : {}),
+        ...(speedPass ? { speedPass: true } : {}),
         ...(target.kind === 'coral'
           ? {
               ops: [
@@ -355,7 +315,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         ...(req.signal ? { signal: req.signal } : {}),
         onProgress: (stage, d, t) => {
           // The speed pass takes about as long as calibration on models like the PP-OCR detector.
-          const share: Record<string, [number, number]> = req.speedPass
+          const share: Record<string, [number, number]> = speedPass
             ? {
                 calibrate: [0, 0.4],
                 quantize: [0.4, 0.45],

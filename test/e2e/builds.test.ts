@@ -62,6 +62,8 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     await page.locator('select[name="sensitivity"]').waitFor();
     // CPU target: how the layers kept float store their weights.
     await page.locator('select[name="floatWeights"]').selectOption('float16');
+    // ... and whether to time each int8 group against float on this machine (on by default).
+    expect(await page.locator('select[name="speedPass"]').inputValue()).toBe('on');
     await page.screenshot({ path: screenshotPath('e2e-builds-form') });
 
     // Build: the progress panel shows (with a stage message), then the report replaces it.
@@ -84,6 +86,7 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     expect(await page.getByTestId('float-weights').textContent()).toMatch(
       /stored as float16 \(\d+ tensors\)/,
     );
+    expect(await page.getByTestId('speed-pass').textContent()).toMatch(/speed pass: \d+ int8 groups timed/);
     expect(await page.getByTestId('artifact-path').textContent()).toContain('cls-e2e-0.1.0-cpu-x86_64-int8');
 
     // The signed artifact verifies with the console's key.

@@ -216,8 +216,8 @@ export function registerModelCommands(program: Command): void {
       choice('--float-weights', ['auto', ...FLOAT_WEIGHT_STORAGE] as const),
     )
     .option(
-      '--speed-pass',
-      'static int8 for this computer’s CPU type: time each group of connected int8 nodes against float and keep float those that run slower in int8 (slower build)',
+      '--no-speed-pass',
+      'static int8 for this computer’s CPU type: skip timing each group of connected int8 nodes against float (by default the groups that run slower in int8 are kept float)',
     )
     .option('--overwrite', 'replace an existing artifact at --out')
     .option('--threads <n>', 'onnxruntime threads', parseIntOption('--threads', 1, 256))
@@ -278,7 +278,7 @@ export function registerModelCommands(program: Command): void {
             ...(opts.overwrite ? { overwrite: true } : {}),
             ...(opts.floatWeights ? { floatWeights: opts.floatWeights } : {}),
             ...(opts.sensitivity ? { sensitivity: opts.sensitivity } : {}),
-            ...(opts.speedPass ? { speedPass: true } : {}),
+            ...(opts.speedPass === false ? { speedPass: false } : {}),
             ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           };
           const started = Date.now();

@@ -48,7 +48,7 @@ export const DEFAULT_FORM: BuildFormState = {
   accuracyBudget: '',
   sensitivity: 'channel',
   floatWeights: 'auto',
-  speedPass: false,
+  speedPass: true,
   name: '',
   version: '0.1.0',
 };
@@ -132,7 +132,9 @@ export function startInput(
     ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.floatWeights !== 'auto'
       ? { floatWeights: f.floatWeights }
       : {}),
-    ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.speedPass ? { speedPass: true } : {}),
+    ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && !f.speedPass
+      ? { speedPass: false }
+      : {}),
   };
 }
 
@@ -446,8 +448,8 @@ export function BuildForm({
               onChange={(e) => set('speedPass', e.target.value === 'on')}
               title="Times each group of connected int8 nodes against float on this computer (one thread) and keeps float the groups that run slower in int8; the result is kept only if the whole model measures faster. For targets of this computer's CPU type. Adds a few runs per group to the build."
             >
-              <option value="off">Off</option>
-              <option value="on">Measure each int8 group (slower build)</option>
+              <option value="on">On for this computer's CPU type</option>
+              <option value="off">Off (faster build)</option>
             </select>
           </label>
         )}

@@ -213,6 +213,8 @@ export const BuildReport = z.object({
       speed: z
         .object({
           islands: z.number(),
+          /** Islands timed within the time budget (absent in reports of older builds: all). */
+          tested: z.number().optional(),
           droppedIslands: z.number(),
           droppedNodes: z.number(),
           beforeMs: z.number(),

@@ -614,6 +614,16 @@ describe('speed pass', () => {
     expect(unconfirmed.dropped).toEqual([]);
   });
 
+  it('stops timing new groups when its time budget runs out; the rest stay as placed', async () => {
+    const { m, plan, place, sample } = await setup();
+    const r = await speedPass(plan, m, place, sample, {
+      budgetMs: 0,
+      timer: table({ placed: 100, 'float:0': 50, 'float:1': 50, pruned: 50 }),
+    });
+    expect(r).toMatchObject({ islands: 2, tested: 0, dropped: [] });
+    expect([...r.plan].sort()).toEqual(['conv1', 'conv2']);
+  });
+
   it('can be cancelled', async () => {
     const { m, plan, place, sample } = await setup();
     const ac = new AbortController();

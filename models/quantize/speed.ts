@@ -62,6 +62,8 @@ export interface SpeedPassResult {
   /** Nodes returned to float, by island. */
   dropped: IslandTiming[];
   islands: number;
+  /** Islands timed before the time budget ran out (largest first): the rest stay as placed. */
+  tested: number;
   /**
    * Median ms of the placement as given, and after: that times 1 + the median paired change, the figure the
    * decision rests on (equal when nothing was dropped).
@@ -140,6 +142,8 @@ export async function speedPass(
     onProgress?: (done: number, total: number) => void;
     /** How runs are timed (default: wall time of session.run). */
     timer?: RunTimer;
+    /** Stop starting new islands after this many ms (default: no limit); the final check still runs. */
+    budgetMs?: number;
   } = {},
 ): Promise<SpeedPassResult & { plan: Set<string> }> {
   const time = opts.timer ?? timedRun;
@@ -161,9 +165,12 @@ export async function speedPass(
   const margin = opts.margin ?? 0.01;
   const base = await open(placed);
   const dropped: IslandTiming[] = [];
+  let tested = 0;
   try {
     for (const [i, island] of islands.entries()) {
       check();
+      if (opts.budgetMs !== undefined && performance.now() - started > opts.budgetMs) break;
+      tested++;
       const without = new Set([...placed].filter((k) => !island.includes(k)));
       const variant = await open(without);
       try {
@@ -187,6 +194,7 @@ export async function speedPass(
         plan,
         dropped,
         islands: islands.length,
+        tested,
         beforeMs: t,
         afterMs: t,
         ms: performance.now() - started,
@@ -202,6 +210,7 @@ export async function speedPass(
         plan: keep ? plan : new Set(placed),
         dropped: keep ? dropped : [],
         islands: islands.length,
+        tested,
         beforeMs: t.aMs,
         afterMs: keep ? t.aMs * (1 + t.change) : t.aMs,
         ms: performance.now() - started,

@@ -113,6 +113,8 @@ export interface StaticOptions {
    * costs about 2 × 3 runs and one session per island.
    */
   speedPass?: boolean;
+  /** Time budget of the speed pass (default: calibration's inference time, at least 5 s). */
+  speedPassBudgetMs?: number;
   /** Stop calibration after this many samples. */
   limit?: number;
   threads?: number;
@@ -153,6 +155,8 @@ export interface StaticResult {
 
 export interface SpeedPassSummary {
   islands: number;
+  /** Islands timed within the time budget (largest first). */
+  tested: number;
   /** Islands returned to float, and their nodes. */
   droppedIslands: number;
   droppedNodes: number;
@@ -568,18 +572,23 @@ export async function quantizeStatic(
     };
   } else if (opts.speedPass && ctx.samples[0]) {
     const storage = { ...qdqOpts, floatWeights };
+    progress?.('speed', 0, 1);
     const sp = await speedPass(
       new Set(q.quantized),
       model,
       (plan) => quantizeQdq(model, plan, cal.ranges, storage).model,
       ctx.samples[0],
       {
+        // About as long as calibration's inference took, and at least 5 s: small models get every island timed
+        // (the PP-OCR classifier's 24 take 4.4 s), large ones their largest islands.
+        budgetMs: opts.speedPassBudgetMs ?? Math.max(5000, cal.inferenceMs),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (d, t) => progress?.('speed', d, t),
       },
     );
     speed = {
       islands: sp.islands,
+      tested: sp.tested,
       droppedIslands: sp.dropped.length,
       droppedNodes: sp.dropped.reduce((n, d) => n + d.nodes.length, 0),
       beforeMs: sp.beforeMs,

@@ -143,7 +143,7 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
         )}
         {q.speed && (
           <span data-testid="speed-pass">
-            {` · speed pass: ${q.speed.islands} int8 groups timed in ${formatMs(q.speed.ms)}, ${
+            {` · speed pass: ${q.speed.tested ?? q.speed.islands} of ${q.speed.islands} int8 groups timed in ${formatMs(q.speed.ms)}, ${
               q.speed.droppedIslands > 0
                 ? `${q.speed.droppedNodes} nodes kept float (${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms at 1 thread)`
                 : `all pay off (${q.speed.beforeMs.toFixed(1)} ms at 1 thread)`

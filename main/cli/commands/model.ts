@@ -96,7 +96,7 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       );
     if (q.speed)
       lines.push(
-        `  speed pass   ${q.speed.tested} of ${q.speed.islands} int8 groups timed in ${(q.speed.ms / 1000).toFixed(1)} s: ${q.speed.droppedIslands ? `${q.speed.droppedIslands} (${q.speed.droppedNodes} nodes) kept float, ${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms` : `all pay off (${q.speed.beforeMs.toFixed(1)} ms)`} at 1 thread`,
+        `  speed pass   ${q.speed.tested} of ${q.speed.islands} int8 groups timed in ${(q.speed.ms / 1000).toFixed(1)} s: ${q.speed.droppedIslands ? `${q.speed.droppedIslands} (${q.speed.droppedNodes} node${q.speed.droppedNodes === 1 ? '' : 's'}) kept float, ${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms` : `none ran slower than float (${q.speed.beforeMs.toFixed(1)} ms)`} at 1 thread`,
       );
     const worst = [...q.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 3);
     if (worst.length)

@@ -145,8 +145,8 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
           <span data-testid="speed-pass">
             {` · speed pass: ${q.speed.tested ?? q.speed.islands} of ${q.speed.islands} int8 groups timed in ${formatMs(q.speed.ms)}, ${
               q.speed.droppedIslands > 0
-                ? `${q.speed.droppedNodes} nodes kept float (${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms at 1 thread)`
-                : `all pay off (${q.speed.beforeMs.toFixed(1)} ms at 1 thread)`
+                ? `${q.speed.droppedNodes} node${q.speed.droppedNodes === 1 ? '' : 's'} kept float (${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms at 1 thread)`
+                : `none ran slower than float (${q.speed.beforeMs.toFixed(1)} ms at 1 thread)`
             }`}
           </span>
         )}

@@ -409,7 +409,7 @@ interface Reduced {
  * `sampleSteps`, every step-th value of the flattened tensor (Reshape + Slice; the tensor itself for step 1).
  * Undefined when the model's opset is too old for Slice with steps (below 10) and samples were asked for.
  */
-export function reductionModel(
+function reductionModel(
   model: onnx.IModelProto,
   ranks: ReadonlyMap<string, number>,
   sampleSteps?: ReadonlyMap<string, number>,

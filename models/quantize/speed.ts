@@ -98,7 +98,7 @@ const timedRun: RunTimer = async (session, feeds) => {
  * Alternating runs of two models (a, b, a, b, ...): median times of each, and the median of b's relative
  * difference to the a run just before it (paired, so that the machine's slow drifts cancel out).
  */
-export async function pairedTiming(
+async function pairedTiming(
   a: ortTypes.InferenceSession,
   b: ortTypes.InferenceSession,
   feeds: Record<string, ortTypes.Tensor>,

@@ -42,6 +42,8 @@ import { writeArtifact, type ArtifactInputFile } from '../artifact/write.js';
 import { checkBuildSettings, hostArch } from './settings.js';
 import { loadOrCreateSigningKey } from '../artifact/signing.js';
 import { runCompileStep, type CompileOutcome } from './compile-step.js';
+import { exportTflite, TFLITE_INT8_OPS, type TfliteExportResult } from '../tflite/export.js';
+import { tfliteAgreement, type TfliteAgreement } from '../tflite/check.js';
 
 export type BuildPrecision = 'fp32' | 'fp16' | 'int8';
 
@@ -81,6 +83,8 @@ export interface BuildRequest {
   overwrite?: boolean;
   keysDir: string;
   threads?: number;
+  /** Where else to look for vendor compilers (trtexec, edgetpu_compiler) besides PATH. */
+  toolDirs?: readonly string[];
   signal?: AbortSignal;
   onProgress?: (p: BuildProgress) => void;
 }
@@ -133,6 +137,17 @@ export interface BuildReport {
     speed?: SpeedPassSummary;
   } | null;
   compat: CompatReport;
+  /**
+   * Full-integer targets (the Edge TPU): the TFLite model exported from the INT8 build, what it holds, and its
+   * outputs in TensorFlow Lite's interpreter against the source's; or why it could not be exported.
+   */
+  tflite?:
+    | (Pick<TfliteExportResult, 'inputs' | 'outputs' | 'operators' | 'tensors'> & {
+        file: string;
+        bytes: number;
+        check: TfliteAgreement | { skipped: string };
+      })
+    | { error: string };
   compile: CompileOutcome;
   /** Agreement of the built model with the source in onnxruntime (all graph optimizations on). */
   check: (Agreement & { samples: number }) | { skipped: string };
@@ -292,24 +307,12 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         ...(req.accuracyBudget !== undefined ? { accuracyBudget: req.accuracyBudget } : {}),
         ...(req.sensitivity ? { sensitivity: req.sensitivity } : {}),
         ...(speedPass ? { speedPass: true } : {}),
-        ...(target.kind === 'coral'
-          ? {
-              ops: [
-                'Conv',
-                'MatMul',
-                'Gemm',
-                'Add',
-                'Mul',
-                'Concat',
-                'AveragePool',
-                'GlobalAveragePool',
-                'MaxPool',
-                'Resize',
-                'Reshape',
-                'Sigmoid',
-                'Softmax',
-              ],
-            }
+        // Depthwise convolutions stay float on CPUs only: onnxruntime's int8 depthwise kernel is no faster there.
+        floatDepthwise: target.kind === 'cpu',
+        // A full-integer target (the Edge TPU) runs every op in int8 or falls back to the CPU for the rest of the
+        // graph: nothing is left float for resolution's sake, and the ops between layers are quantized too.
+        ...(target.int8?.fullInteger
+          ? { minChannelLevels: 0, ops: TFLITE_INT8_OPS, quantizeOutputs: true }
           : {}),
         ...(req.threads !== undefined ? { threads: req.threads } : {}),
         ...(req.signal ? { signal: req.signal } : {}),
@@ -356,16 +359,52 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
     const bytes = encodeModel(outModel);
     await writeFile(modelFile, bytes);
 
+    // The Edge TPU takes a full-integer TFLite model: exported from the INT8 build at the samples' fixed size.
+    let tflite: { path: string; result: TfliteExportResult } | { error: string } | undefined;
+    if (target.int8?.format === 'tflite-full-integer' && precision === 'int8') {
+      within('convert', 0.98, 'Exporting the full-integer TensorFlow Lite model');
+      const first = source ? (await sampleRange(source, 0, 1, req.signal))[0] : undefined;
+      if (mode !== 'static' || !first) {
+        tflite = { error: 'it needs static int8 quantization with calibration samples (--calibration)' };
+      } else {
+        try {
+          const inputShapes = Object.fromEntries(
+            Object.entries(first.feeds).map(([k, v]) => [k, [...v.dims]]),
+          );
+          const result = exportTflite(outModel, {
+            inputShapes,
+            description: `${name} ${req.version} (Edge Console ${APP_VERSION})`,
+          });
+          const file = path.join(scratch, 'model.tflite');
+          await writeFile(file, result.bytes);
+          tflite = { path: file, result };
+        } catch (err) {
+          if (!(err instanceof AppError) || err.code !== 'BAD_INPUT') throw err;
+          tflite = { error: `${err.message}${err.hint ? ` ${err.hint}` : ''}` };
+        }
+      }
+    }
     enter('compat', `Checking compatibility with ${target.label}`);
-    const compat = compatibilityReport(outModel, target, { precision });
+    const compat = compatibilityReport(outModel, target, {
+      precision,
+      ...(tflite && 'path' in tflite ? { tfliteExport: true } : {}),
+    });
 
     enter('compile', `Compile step for ${target.label}`);
-    const compile = await runCompileStep(target, modelFile, scratch, precision, req.signal, (line) =>
-      within('compile', 0.5, line),
+    const compile = await runCompileStep(
+      target,
+      modelFile,
+      scratch,
+      precision,
+      req.signal,
+      (line) => within('compile', 0.5, line),
+      tflite && 'path' in tflite ? { path: tflite.path } : tflite,
+      req.toolDirs,
     );
 
     enter('check', 'Checking outputs against the source model in onnxruntime');
     let checkResult: BuildReport['check'];
+    let tfliteCheck: TfliteAgreement | { skipped: string } = { skipped: 'no check samples' };
     // The same samples the INT8 accuracy search held out of calibration (the last ones) when there are enough;
     // otherwise the first ones.
     const split = evalSplit(source?.count ?? 0, quantization?.agreementSamples?.count);
@@ -377,6 +416,21 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       });
       const a = await agreement(bytes, ctx, { optimized: true });
       checkResult = { ...a, samples: checkSamples.length };
+      if (tflite && 'path' in tflite) {
+        within('check', 0.6, 'Running the TFLite model in TensorFlow Lite');
+        try {
+          tfliteCheck = await tfliteAgreement(
+            tflite.result.bytes,
+            tflite.result,
+            checkSamples,
+            ctx.reference,
+            req.signal,
+          );
+        } catch (err) {
+          if (!(err instanceof AppError) || err.code === 'CANCELLED') throw err;
+          tfliteCheck = { skipped: err.message };
+        }
+      }
     } else {
       checkResult = { skipped: 'no calibration or check data was given (--calibration)' };
     }
@@ -392,6 +446,9 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
     const durationSoFar = Date.now() - started;
     const files: ArtifactInputFile[] = [
       { from: modelFile, path: 'model.onnx', role: 'model' },
+      ...(tflite && 'path' in tflite
+        ? [{ from: tflite.path, path: 'model.tflite', role: 'model' as const }]
+        : []),
       ...compile.files,
     ];
     const reportFile = path.join(scratch, 'build-report.json');
@@ -422,6 +479,22 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       fp16,
       quantization,
       compat,
+      ...(tflite
+        ? {
+            tflite:
+              'path' in tflite
+                ? {
+                    file: 'model.tflite',
+                    bytes: tflite.result.bytes.length,
+                    inputs: tflite.result.inputs,
+                    outputs: tflite.result.outputs,
+                    operators: tflite.result.operators,
+                    tensors: tflite.result.tensors,
+                    check: tfliteCheck,
+                  }
+                : { error: tflite.error },
+          }
+        : {}),
       compile,
       check: checkResult,
       sizeRatio: bytes.length / srcStat.size,

@@ -4,8 +4,8 @@
  *   its float-layer weights kept as compact as the source stores them (passes/compact-storage.ts);
  * - Jetson: trtexec builds a TensorRT engine when it is installed here; otherwise the step says so and what to
  *   run on the device (the QDQ/FP16 ONNX is what TensorRT builds its engine from there);
- * - Coral: the Edge TPU compiler takes a full-integer TFLite model, which this console does not produce from
- *   ONNX; the step reports the tool and the conversion the user needs.
+ * - Coral: edgetpu_compiler compiles the full-integer TFLite model the build exported (models/tflite/export.ts)
+ *   when it is installed here; otherwise the step says so, and model.tflite in the artifact is what to compile.
  * A missing tool is not a build failure: the artifact carries the ONNX model and the report says what is left.
  */
 import path from 'node:path';
@@ -13,8 +13,8 @@ import { AppError } from '../../shared/errors.js';
 import type { ModelLoad } from '../../shared/artifact.js';
 import type { TargetProfile } from '../../shared/targets.js';
 import { type CpuCompileResult, compileForCpu } from '../compile/cpu.js';
+import { compileForEdgeTpu } from '../compile/edgetpu.js';
 import { buildTensorRtEngine } from '../compile/tensorrt.js';
-import { findTool } from '../compile/tools.js';
 
 export interface CompileOutcome {
   tool: string;
@@ -42,6 +42,10 @@ export async function runCompileStep(
   precision: 'fp32' | 'fp16' | 'int8',
   signal?: AbortSignal,
   onLine?: (line: string) => void,
+  /** Coral: the exported full-integer TFLite model, or why there is none. */
+  tflite?: { path: string } | { error: string },
+  /** Where else to look for the vendor tools (tests). */
+  toolDirs?: readonly string[],
 ): Promise<CompileOutcome> {
   if (target.kind === 'cpu') {
     const arch = target.arch === 'aarch64' ? 'arm64' : 'x86_64';
@@ -108,15 +112,48 @@ export async function runCompileStep(
     }
   }
   // Coral
-  const compiler = await findTool('edgetpu_compiler');
-  return {
-    tool: 'edgetpu_compiler',
-    toolVersion: null,
-    status: 'skipped',
-    message: compiler
-      ? `edgetpu_compiler is installed (${compiler}), but it takes a full-integer TFLite model: convert this INT8 model with onnx2tf (full-integer quantization), then run edgetpu_compiler model_full_integer_quant.tflite.`
-      : 'edgetpu_compiler was not found (it runs on x86-64 Debian/Ubuntu). Convert this model to a full-integer TFLite model with onnx2tf, then run edgetpu_compiler on it; the compatibility report above shows where the Edge TPU graph would split.',
-    files: [],
-    details: {},
-  };
+  if (!tflite || 'error' in tflite) {
+    return {
+      tool: 'edgetpu_compiler',
+      toolVersion: null,
+      status: 'skipped',
+      message: `edgetpu_compiler takes a full-integer TFLite model, and this one could not be exported: ${tflite && 'error' in tflite ? tflite.error : 'static int8 builds export one'}`,
+      files: [],
+      details: {},
+    };
+  }
+  try {
+    const r = await compileForEdgeTpu(tflite.path, scratch, {
+      ...(signal ? { signal } : {}),
+      ...(onLine ? { onLine: (l: string) => onLine(l) } : {}),
+      ...(toolDirs ? { extraDirs: toolDirs } : {}),
+    });
+    const split =
+      r.opsOnTpu !== undefined && r.totalOps !== undefined
+        ? `${r.opsOnTpu} of ${r.totalOps} operations on the Edge TPU${r.opsOnCpu ? `, ${r.opsOnCpu} on the CPU` : ''}`
+        : 'compiled';
+    return {
+      tool: 'edgetpu_compiler',
+      toolVersion: r.compilerVersion,
+      status: r.ok ? 'compiled' : 'failed',
+      message: r.ok
+        ? `Edge TPU compiler ${r.compilerVersion ?? ''}: ${split}${r.offChipMemoryBytes ? `; ${(r.offChipMemoryBytes / 2 ** 20).toFixed(2)} MiB of parameters stream from host memory` : ''}`
+        : `edgetpu_compiler failed: ${r.errors.slice(0, 2).join('; ')}`,
+      files: r.ok ? [{ from: r.outputPath, path: 'model_edgetpu.tflite', role: 'model' }] : [],
+      details: { ...r },
+    };
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'ENVIRONMENT') {
+      return {
+        tool: 'edgetpu_compiler',
+        toolVersion: null,
+        status: 'skipped',
+        message:
+          'edgetpu_compiler was not found here (it runs on x86-64 Debian/Ubuntu). model.tflite in the artifact is the full-integer model it takes: run edgetpu_compiler -s model.tflite on such a machine; the compatibility report above shows where the Edge TPU graph would split.',
+        files: [],
+        details: {},
+      };
+    }
+    throw err;
+  }
 }

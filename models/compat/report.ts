@@ -52,6 +52,12 @@ import { analyzeQdq, dequantizedBy, type QdqInfo, quantizationFormat } from './q
 export interface CompatOptions {
   /** Default: int8 for a quantized model or the Edge TPU, fp32 otherwise. */
   precision?: Precision;
+  /**
+   * Edge TPU: the model reaches the compiler through Edge Console's TFLite export (models/tflite/export.ts), which
+   * fixes the input sizes from the samples, lowers HardSigmoid and HardSwish to mapped MUL/ADD ops, and runs a
+   * Softmax or Sigmoid at the model's end in int8 (TFLite's fixed output scale) before the final DEQUANTIZE.
+   */
+  tfliteExport?: boolean;
 }
 
 /** Domains onnxruntime's CPU build has kernels for. */
@@ -175,7 +181,12 @@ function checkTensorRtOps(
 }
 
 /** Why an Edge TPU-mapped op cannot map in this instance, or 'conditional: …' when only the compiler can tell. */
-function edgeTpuInstanceProblem(ix: GraphIndex, fold: Folding, n: IndexedNode): string | undefined {
+function edgeTpuInstanceProblem(
+  ix: GraphIndex,
+  fold: Folding,
+  n: IndexedNode,
+  tfliteExport = false,
+): string | undefined {
   const node = n.node;
   const inputs = node.input ?? [];
   switch (n.key) {
@@ -235,6 +246,7 @@ function edgeTpuInstanceProblem(ix: GraphIndex, fold: Folding, n: IndexedNode): 
       return 'conditional: a BatchNormalization not after a convolution maps only if the converter turns it into MUL + ADD';
     }
     case 'HardSigmoid':
+      if (tfliteExport) return undefined; // exported as MUL + ADD with a fused RELU
       return 'conditional: HardSigmoid has no Edge TPU operation of its own; it maps only if the converter lowers it to mapped ops';
     default:
       return undefined;
@@ -524,7 +536,7 @@ function checkWeightedOpsQuantized(ix: GraphIndex, issues: Issues, consequence: 
  * results reach QuantizeLinear nodes; weights must come from DequantizeLinear of 8-bit constants. Returns the nodes
  * that would stay float, with why.
  */
-function edgeTpuFloatNodes(ix: GraphIndex, fold: Folding): Map<IndexedNode, string> {
+function edgeTpuFloatNodes(ix: GraphIndex, fold: Folding, tfliteExport = false): Map<IndexedNode, string> {
   const compute = ix.nodes.filter(
     (n) => !fold.folded.has(n) && n.key !== 'QuantizeLinear' && n.key !== 'DequantizeLinear',
   );
@@ -562,7 +574,8 @@ function edgeTpuFloatNodes(ix: GraphIndex, fold: Folding): Map<IndexedNode, stri
   for (const n of [...compute].reverse()) {
     const outs = (n.node.output ?? []).filter((o) => o);
     const ok = outs.every((o) => {
-      if (ix.graphOutputs.has(o)) return false;
+      // The TFLite export quantizes a final Softmax/Sigmoid itself (fixed output scale) and dequantizes after it.
+      if (ix.graphOutputs.has(o)) return tfliteExport && (n.key === 'Softmax' || n.key === 'Sigmoid');
       const cons = consumersThroughNoOps(ix, fold, o);
       return cons.length > 0 && cons.every((c) => c.key === 'QuantizeLinear' || outputOk.has(c));
     });
@@ -875,7 +888,7 @@ export function compatibilityReport(
         blocking.set(n, reason);
         continue;
       }
-      const problem = edgeTpuInstanceProblem(ix, fold, n);
+      const problem = edgeTpuInstanceProblem(ix, fold, n, opts.tfliteExport);
       if (problem?.startsWith('conditional: ')) conditional.push(n);
       else if (problem) {
         unsupported.add(n, problem);
@@ -893,7 +906,7 @@ export function compatibilityReport(
       );
     }
     if (format === 'qdq') {
-      const floats = edgeTpuFloatNodes(ix, fold);
+      const floats = edgeTpuFloatNodes(ix, fold, opts.tfliteExport);
       const floatNodes = [...floats.keys()];
       if (floatNodes.length) {
         issues.add(
@@ -950,7 +963,8 @@ export function compatibilityReport(
   }
 
   const dyn = dynamicInputs(model);
-  checkShapes(target, dyn, issues);
+  // The TFLite export fixes sizes from the samples.
+  if (!(opts.tfliteExport && target.kind === 'coral')) checkShapes(target, dyn, issues);
   checkOpset(target, ix, issues);
   const memory = memoryCheck(target, model, precision, partition, issues);
 

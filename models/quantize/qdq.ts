@@ -68,6 +68,7 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
   // uint8: rewritten as QLinearAdd + QLinearMul on the integer data (see quantizeHardSwish); int8: DQ → float → Q.
   HardSwish: { activations: [0], output: 'own' },
   LeakyRelu: { activations: [0], output: 'own' },
+  HardSigmoid: { activations: [0], output: 'own' },
   Softmax: { activations: [0], output: 'own' },
   MaxPool: { activations: [0], output: 'input' },
   Resize: { activations: [0], output: 'input' },
@@ -107,6 +108,12 @@ export interface QdqOptions {
    * "Data-Free Quantization", empirical variant). Exact for the mean away from zero-padded borders.
    */
   biasCorrection?: boolean;
+  /**
+   * Quantize the model's outputs too (default false: they stay float, as computed). A full-integer target needs
+   * it: its graph ends in a QuantizeLinear/DequantizeLinear pair (the output keeps its name, after the DQ), which
+   * becomes the TFLite model's final DEQUANTIZE.
+   */
+  quantizeOutputs?: boolean;
 }
 
 export interface QuantizedTensorInfo {
@@ -652,9 +659,13 @@ export function quantizeQdq(
     const outName = n.output?.[0] ?? '';
     let outTarget: { tensor: string; absorbed?: onnx.INodeProto } | undefined;
     let outParams: QParams | undefined;
-    if (rule.output !== 'none' && !outputs.has(outName) && isFloatType(types.get(outName))) {
+    if (
+      rule.output !== 'none' &&
+      (opts.quantizeOutputs === true || !outputs.has(outName)) &&
+      isFloatType(types.get(outName))
+    ) {
       outTarget = activationOutput(n, consumers, plan, nodes);
-      if (outTarget && outputs.has(outTarget.tensor)) outTarget = undefined;
+      if (outTarget && outputs.has(outTarget.tensor) && opts.quantizeOutputs !== true) outTarget = undefined;
       if (outTarget) {
         if (rule.output === 'input') {
           outParams = inputParams.get(0);
@@ -854,6 +865,25 @@ export function quantizeQdq(
     for (const c of consumers.get(tensor) ?? []) {
       if (c.opType === 'QuantizeLinear' && c.input?.[0] === tensor) continue;
       c.input = (c.input ?? []).map((i) => (i === tensor ? dq : i));
+    }
+  }
+
+  // Quantized model outputs keep their names: the producer writes a renamed float tensor, and the DQ the output.
+  if (opts.quantizeOutputs === true) {
+    for (const o of outputs) {
+      const dq = dqName.get(o);
+      const p = producer.get(o);
+      const pair = inserts.get(o);
+      if (!dq || !p || !pair) continue;
+      const pre = uniqueName(`${o.replace(/[^A-Za-z0-9_.:-]/g, '_')}_float`, taken);
+      p.output = (p.output ?? []).map((x) => (x === o ? pre : x));
+      pair[0]!.input = [pre, ...(pair[0]!.input ?? []).slice(1)];
+      pair[1]!.output = [o];
+      for (const n of nodes) n.input = (n.input ?? []).map((x) => (x === dq ? o : x));
+      inserts.delete(o);
+      inserts.set(pre, pair);
+      producer.set(pre, p);
+      dqName.set(o, o);
     }
   }
 

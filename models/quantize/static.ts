@@ -115,6 +115,8 @@ export interface StaticOptions {
   speedPass?: boolean;
   /** Time budget of the speed pass (default: calibration's inference time, at least 5 s). */
   speedPassBudgetMs?: number;
+  /** Quantize the model's outputs too (full-integer targets; see QdqOptions.quantizeOutputs). */
+  quantizeOutputs?: boolean;
   /** Stop calibration after this many samples. */
   limit?: number;
   threads?: number;
@@ -344,9 +346,16 @@ export async function quantizeStatic(
   }
   // Elementwise and layout ops pay off in integer only when their input already is: one whose inputs all come
   // from float nodes would add a Quantize/Dequantize pair around float work. Nodes are in topological order.
+  // A Relu or Clip right after a quantized Conv/MatMul/Gemm is absorbed into its output's range (qdq.ts): what
+  // reads the Relu's output reads the quantized node's, so the Relu's output counts as that node's.
   const producerKey = new Map<string, string>();
   (graph.node ?? []).forEach((n, i) => {
-    for (const o of n.output ?? []) if (o) producerKey.set(o, nodeKey(n, i));
+    const through =
+      (n.opType === 'Relu' || n.opType === 'Clip') &&
+      WEIGHTED.has(opOf.get(producerKey.get(n.input?.[0] ?? '') ?? '') ?? '')
+        ? producerKey.get(n.input?.[0] ?? '')
+        : undefined;
+    for (const o of n.output ?? []) if (o) producerKey.set(o, through ?? nodeKey(n, i));
   });
   (graph.node ?? []).forEach((n, i) => {
     const key = nodeKey(n, i);
@@ -395,6 +404,7 @@ export async function quantizeStatic(
     ...(opts.biasCorrection !== undefined ? { biasCorrection: opts.biasCorrection } : {}),
     ...(opts.symmetricActivations !== undefined ? { symmetricActivations: opts.symmetricActivations } : {}),
     ...(opts.reduceRange !== undefined ? { reduceRange: opts.reduceRange } : {}),
+    ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}),
   };
   progress?.('quantize', 0, 1);
   // Placement from calibration statistics: a tensor where a few channels set the per-tensor scale and the median

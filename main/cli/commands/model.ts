@@ -111,6 +111,24 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       ? `  check        skipped: ${r.check.skipped}`
       : `  check        output cosine ${r.check.cosine.toFixed(5)} (min ${r.check.minCosine.toFixed(5)}), SQNR ${r.check.sqnrDb.toFixed(1)} dB on ${r.check.samples} samples`,
   );
+  if (r.tflite) {
+    if ('error' in r.tflite) lines.push(`  tflite       not exported: ${r.tflite.error}`);
+    else {
+      const t = r.tflite;
+      const ops = Object.entries(t.operators)
+        .sort((a, b) => b[1] - a[1])
+        .map(([op, n]) => `${op} ${n}`)
+        .join(', ');
+      const io = (xs: typeof t.inputs): string => xs.map((x) => `${x.name} ${x.shape.join('×')}`).join(', ');
+      lines.push(
+        `  tflite       ${t.file}, ${(t.bytes / 1e6).toFixed(2)} MB, full integer: ${ops}`,
+        `               input ${io(t.inputs)} (${t.inputs.some((x) => x.layout === 'NHWC') ? 'NHWC' : 'as ONNX'}), output ${io(t.outputs)}`,
+        'skipped' in t.check
+          ? `               TFLite check skipped: ${t.check.skipped}`
+          : `               in TensorFlow Lite: output cosine ${t.check.cosine.toFixed(5)} (min ${t.check.minCosine.toFixed(5)}) vs the source on ${t.check.samples} samples`,
+      );
+    }
+  }
   lines.push(`  target       ${r.compat.ok ? 'OK' : 'PROBLEMS'}: ${r.compat.verdict}`);
   for (const i of r.compat.issues.filter((x) => x.severity !== 'info').slice(0, 6))
     lines.push(`               - [${i.severity}] ${i.message}`);

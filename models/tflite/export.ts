@@ -1,0 +1,989 @@
+/**
+ * Full-integer TensorFlow Lite export of a static INT8 (QDQ) ONNX model: the file the Edge TPU compiler takes.
+ *
+ * Every QuantizeLinear/DequantizeLinear pair of the QDQ model becomes a tensor's quantization parameters; each
+ * operator between them becomes the TFLite builtin that computes the same thing on int8 data:
+ * - layout: 4-D activations go from NCHW to NHWC (TFLite's layout), weights to OHWI (CONV_2D) or 1HWC
+ *   (DEPTHWISE_CONV_2D); the model's input and output are NHWC too when they are 4-D;
+ * - activations: uint8 (zero point z) is stored as int8 with zero point z − 128, which is the same real value
+ *   for every code, so the conversion is exact; weights stay int8 per output channel, biases int32 at
+ *   input scale × weight scale;
+ * - the float input is quantized by a QUANTIZE op and the outputs dequantized by DEQUANTIZE ops (the Edge TPU
+ *   compiler leaves those two on the CPU);
+ * - ONNX padding that TFLite's SAME does not reproduce (PyTorch/Paddle pad both sides where TensorFlow pads the
+ *   end) becomes an explicit PAD, which pads int8 data with its zero point: real 0, as the convolution expects;
+ * - HardSigmoid becomes MUL + ADD with a fused RELU, and a tensor whose Q and DQ scales differ (the quantizer's
+ *   HardSwish writes x·relu6(x+3) with a scale 6× the output's) gets a MUL by the ratio: every op is one the
+ *   Edge TPU maps;
+ * - SOFTMAX and LOGISTIC outputs take TFLite's fixed int8 parameters (scale 1/256, zero point −128).
+ * Shapes are fixed at export (the Edge TPU needs sizes constant at compile time): the caller gives the input's;
+ * shape arithmetic (Shape → Slice → Concat → Reshape, as paddle2onnx writes it) is evaluated here.
+ * Anything else (an op left float, an op with no TFLite equivalent here) is refused with the nodes named.
+ */
+import { AppError } from '../../shared/errors.js';
+import { readFloatValues, readInts } from '../compat/graph-index.js';
+import { onnx } from '../onnx/schema.js';
+import { int64, tensorDims } from '../onnx/tensors.js';
+import { attribute } from '../passes/graph.js';
+import { permuteLayout } from './layout.js';
+import {
+  Activation,
+  Op,
+  OP_NAMES,
+  Padding,
+  TensorType,
+  writeTflite,
+  type ActivationCode,
+  type OperatorSpec,
+  type Quantization,
+  type TensorSpec,
+} from './flatbuffer.js';
+
+const DataType = onnx.TensorProto.DataType;
+
+/**
+ * The ONNX op types the export converts to TFLite int8 builtins (with Relu and Clip(0, 6) fused into the op before
+ * them): what a full-integer build quantizes, so that its whole graph exports.
+ */
+export const TFLITE_INT8_OPS: readonly string[] = [
+  'Conv',
+  'MatMul',
+  'Gemm',
+  'Add',
+  'Mul',
+  'Concat',
+  'AveragePool',
+  'GlobalAveragePool',
+  'MaxPool',
+  'Resize',
+  'Reshape',
+  'Flatten',
+  'Sigmoid',
+  'Softmax',
+  'HardSwish',
+  'HardSigmoid',
+  'LeakyRelu',
+];
+
+export interface TfliteExportOptions {
+  /** Static shape of each model input (NCHW as the ONNX model has it), e.g. from the calibration samples. */
+  inputShapes: Record<string, readonly number[]>;
+  description?: string;
+}
+
+export interface TfliteIo {
+  name: string;
+  /** Shape in the TFLite file (NHWC for 4-D). */
+  shape: number[];
+  /** The ONNX model's shape (NCHW for 4-D). */
+  onnxShape: number[];
+  layout: 'NHWC' | 'as-is';
+}
+
+export interface TfliteExportResult {
+  bytes: Uint8Array;
+  inputs: TfliteIo[];
+  outputs: TfliteIo[];
+  /** TFLite operators by type, e.g. { CONV_2D: 20, ... }. */
+  operators: Record<string, number>;
+  tensors: number;
+}
+
+interface QParams {
+  scale: number;
+  /** int8 zero point. */
+  zp: number;
+}
+
+/** An int8 activation in the TFLite graph. */
+interface Act {
+  index: number;
+  /** ONNX (NCHW) shape. */
+  shape: number[];
+  q: QParams;
+}
+
+interface QConst {
+  /** Integer codes as the ONNX initializer stores them (uint8 shifted to int8 later). */
+  values: number[];
+  dims: number[];
+  scales: number[];
+  zeroPoints: number[];
+  axis: number;
+  type: 'int8' | 'uint8' | 'int32';
+}
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+const toNhwc = (s: readonly number[]): number[] => (s.length === 4 ? [s[0]!, s[2]!, s[3]!, s[1]!] : [...s]);
+const NCHW_TO_NHWC_AXIS = [0, 3, 1, 2];
+
+function ints(n: onnx.INodeProto, name: string, dflt: number[]): number[] {
+  const a = attribute(n, name);
+  return a?.ints && a.ints.length > 0 ? a.ints.map(int64) : dflt;
+}
+function intAttr(n: onnx.INodeProto, name: string, dflt: number): number {
+  const a = attribute(n, name);
+  return a?.i !== undefined && a.i !== null ? int64(a.i) : dflt;
+}
+function floatAttr(n: onnx.INodeProto, name: string, dflt: number): number {
+  const a = attribute(n, name);
+  return a?.f !== undefined && a.f !== null ? a.f : dflt;
+}
+function stringAttr(n: onnx.INodeProto, name: string, dflt: string): string {
+  const a = attribute(n, name);
+  return a?.s && a.s.length > 0 ? new TextDecoder().decode(a.s) : dflt;
+}
+
+function bytesOf(arr: Int8Array | Int32Array | Float32Array): Uint8Array {
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+/** TensorFlow's SAME padding along one axis: [before, after]. */
+function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
+  const eff = (kernel - 1) * dilation + 1;
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + eff - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function unsupported(node: onnx.INodeProto, why: string): AppError {
+  return new AppError('BAD_INPUT', `TFLite export: ${node.opType} node ${node.name ?? ''}: ${why}`, {
+    hint: 'The Edge TPU needs a full-integer model: every op quantized and of a type TFLite runs in int8. See the compatibility report for where the graph would split.',
+  });
+}
+
+export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions): TfliteExportResult {
+  const graph = model.graph;
+  if (!graph) throw new AppError('MODEL_MALFORMED', 'model has no graph', { hint: 'Re-export the model.' });
+  const nodes = graph.node ?? [];
+  const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const consumers = new Map<string, onnx.INodeProto[]>();
+  for (const n of nodes)
+    for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  const constNodes = new Map<string, onnx.ITensorProto>();
+  for (const n of nodes)
+    if (n.opType === 'Constant' && n.output?.[0]) {
+      const v = attribute(n, 'value')?.t;
+      if (v) constNodes.set(n.output[0], v);
+    }
+  const initOf = (name: string): onnx.ITensorProto | undefined => inits.get(name) ?? constNodes.get(name);
+
+  const tensors: TensorSpec[] = [];
+  const operators: OperatorSpec[] = [];
+  const addTensor = (t: TensorSpec): number => tensors.push(t) - 1;
+  const addAct = (name: string, shape: number[], q: QParams): Act => ({
+    index: addTensor({
+      name,
+      shape: toNhwc(shape),
+      type: TensorType.INT8,
+      quantization: { scale: [q.scale], zeroPoint: [q.zp] },
+    }),
+    shape,
+    q,
+  });
+  const emit = (op: OperatorSpec): void => void operators.push(op);
+
+  /** Activations by the ONNX name of their dequantized value (what float consumers read). */
+  const acts = new Map<string, Act>();
+  /** Quantized constants (weights, biases, constant operands) by their DequantizeLinear output. */
+  const qconsts = new Map<string, QConst>();
+  /** Shapes of every float tensor seen (NCHW), for Shape ops. */
+  const shapes = new Map<string, number[]>();
+  /** Int64 values of shape arithmetic. */
+  const shapeValues = new Map<string, number[]>();
+  const handled = new Set<onnx.INodeProto>();
+
+  const scalarOf = (name: string | undefined | null): number[] => {
+    const t = name ? initOf(name) : undefined;
+    if (!t) return [];
+    return t.dataType === DataType.FLOAT ? (readFloatValues(t) ?? []) : (readInts(t) ?? []);
+  };
+  const qparamsOf = (n: onnx.INodeProto): { scale: number[]; zp: number[]; type: number } => {
+    const scale = scalarOf(n.input?.[1]);
+    const zpT = n.input?.[2] ? initOf(n.input[2]) : undefined;
+    const zp = zpT ? (readInts(zpT) ?? [0]) : [0];
+    const type = zpT?.dataType ?? DataType.UINT8;
+    return { scale, zp, type: type ?? DataType.UINT8 };
+  };
+  const toInt8Zp = (zp: number, type: number): number => (type === Number(DataType.UINT8) ? zp - 128 : zp);
+
+  // Graph inputs: float, quantized by the QuantizeLinear that reads them.
+  const inputsOut: TfliteIo[] = [];
+  const inputIndex: number[] = [];
+  const floatInputs = new Map<string, { index: number; shape: number[] }>();
+  for (const inp of graph.input ?? []) {
+    const name = inp.name ?? '';
+    if (inits.has(name)) continue;
+    const shape = opts.inputShapes[name];
+    if (!shape)
+      throw new AppError('BAD_INPUT', `TFLite export needs a fixed shape for input ${name}`, {
+        hint: 'The Edge TPU compiles fixed tensor sizes: build with calibration samples of the size the device will feed.',
+      });
+    const index = addTensor({ name, shape: toNhwc(shape), type: TensorType.FLOAT32 });
+    floatInputs.set(name, { index, shape: [...shape] });
+    shapes.set(name, [...shape]);
+    inputIndex.push(index);
+    inputsOut.push({
+      name,
+      shape: toNhwc(shape),
+      onnxShape: [...shape],
+      layout: shape.length === 4 ? 'NHWC' : 'as-is',
+    });
+  }
+
+  /** The quantized activation an op reads from `name` (a DequantizeLinear output). */
+  const actIn = (node: onnx.INodeProto, name: string | undefined | null): Act => {
+    const a = name ? acts.get(name) : undefined;
+    if (!a)
+      throw unsupported(
+        node,
+        `input ${name ?? '?'} is not a quantized activation (the op would run in float)`,
+      );
+    return a;
+  };
+
+  /**
+   * The quantization an op's output takes: from the QuantizeLinear that is the only reader of `out`. Returns the
+   * Q node too, whose output the op's TFLite tensor stands for.
+   */
+  const outputQ = (node: onnx.INodeProto, out: string): { q: QParams; qNode: onnx.INodeProto } => {
+    const cs = consumers.get(out) ?? [];
+    const qs = cs.filter((c) => c.opType === 'QuantizeLinear');
+    if (qs.length === 0 || qs.length !== cs.length || graphOutputs.has(out))
+      throw unsupported(node, 'its output is not quantized (no QuantizeLinear is its only reader)');
+    const p = qparamsOf(qs[0]!);
+    for (const other of qs.slice(1)) {
+      const o = qparamsOf(other);
+      if (o.scale[0] !== p.scale[0] || o.zp[0] !== p.zp[0])
+        throw unsupported(node, 'its output is quantized twice with different parameters');
+    }
+    return { q: { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) }, qNode: qs[0]! };
+  };
+
+  /** Registers a computed int8 tensor as the value of each QuantizeLinear reading `out`. */
+  const produced = (out: string, act: Act): void => {
+    shapes.set(out, act.shape);
+    for (const c of consumers.get(out) ?? [])
+      if (c.opType === 'QuantizeLinear' && c.output?.[0]) {
+        handled.add(c);
+        const p = qparamsOf(c);
+        quantizedOut.set(c.output[0], { act, q: { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) } });
+      }
+  };
+  /**
+   * Q outputs → their TFLite tensor, and the Q's own parameters. They differ where TFLite fixes an op's output
+   * parameters (SOFTMAX, LOGISTIC): the tensor holds the same real values in other codes.
+   */
+  const quantizedOut = new Map<string, { act: Act; q: QParams }>();
+
+  /** A constant operand as an int8 tensor (NHWC-broadcastable against a 4-D activation when `nhwcOf` is). */
+  const constOperand = (node: onnx.INodeProto, name: string, rankOf: number): number => {
+    const qc = qconsts.get(name);
+    let values: number[];
+    let dims: number[];
+    let q: Quantization;
+    if (qc) {
+      if (qc.scales.length !== 1) throw unsupported(node, `constant ${name} is quantized per channel`);
+      values = qc.type === 'uint8' ? qc.values.map((v) => v - 128) : qc.values;
+      dims = qc.dims;
+      q = {
+        scale: qc.scales,
+        zeroPoint: [qc.type === 'uint8' ? qc.zeroPoints[0]! - 128 : qc.zeroPoints[0]!],
+      };
+    } else {
+      const t = initOf(name);
+      const f = t ? readFloatValues(t) : undefined;
+      if (!t || !f)
+        throw unsupported(node, `operand ${name} is neither a quantized activation nor a constant`);
+      dims = tensorDims(t);
+      const lo = Math.min(0, ...f);
+      const hi = Math.max(0, ...f);
+      const scale = hi > lo ? (hi - lo) / 255 : 1;
+      const zp = Math.round(-128 - lo / scale);
+      values = f.map((v) => Math.max(-128, Math.min(127, Math.round(v / scale) + zp)));
+      q = { scale: [scale], zeroPoint: [zp] };
+    }
+    // Broadcast against a 4-D NCHW activation: pad to rank 4, then to NHWC.
+    let full = [...dims];
+    if (rankOf === 4 && full.length < 4 && prod(full) > 1) {
+      while (full.length < 4) full.unshift(1);
+    }
+    let data = Int8Array.from(values);
+    if (rankOf === 4 && full.length === 4) {
+      data = permuteLayout(data, full, 'NHWC', new Int8Array(data.length));
+      full = toNhwc(full);
+    }
+    return addTensor({ name, shape: full, type: TensorType.INT8, data: bytesOf(data), quantization: q });
+  };
+
+  const int32Const = (name: string, values: readonly number[]): number =>
+    addTensor({
+      name,
+      shape: [values.length],
+      type: TensorType.INT32,
+      data: bytesOf(Int32Array.from(values)),
+    });
+
+  /** A scalar int8 constant with the given real value (one code, exact up to its scale). */
+  const scalarConst = (name: string, value: number): number => {
+    const scale = Math.abs(value) > 0 ? Math.abs(value) / 127 : 1;
+    return addTensor({
+      name,
+      shape: [1],
+      type: TensorType.INT8,
+      data: bytesOf(Int8Array.of(value >= 0 ? 127 : -127)),
+      quantization: { scale: [scale], zeroPoint: [0] },
+    });
+  };
+
+  /** Explicit padding for a 4-D NHWC activation (PAD pads int8 data with its zero point, i.e. real 0). */
+  const padAct = (x: Act, pads: number[], name: string): Act => {
+    const [t, l, b, r] = pads as [number, number, number, number];
+    const shape = [x.shape[0]!, x.shape[1]!, x.shape[2]! + t + b, x.shape[3]! + l + r];
+    const out = addAct(`${name}/pad`, shape, x.q);
+    const padding = int32Const(`${name}/paddings`, [0, 0, t, b, l, r, 0, 0]);
+    tensors[padding]!.shape = [4, 2];
+    emit({ op: Op.PAD, inputs: [x.index, padding], outputs: [out.index], options: { kind: 'pad' } });
+    return out;
+  };
+
+  /** Padding for a spatial op: SAME or VALID, with an explicit PAD first when neither matches ONNX's. */
+  const spatialPadding = (
+    node: onnx.INodeProto,
+    x: Act,
+    kernel: number[],
+    strides: number[],
+    dilations: number[],
+  ): { x: Act; padding: number; pads: number[] } => {
+    const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+    const [H, W] = [x.shape[2]!, x.shape[3]!];
+    let pads = ints(node, 'pads', [0, 0, 0, 0]);
+    const sh = samePads(H, kernel[0]!, strides[0]!, dilations[0]!);
+    const sw = samePads(W, kernel[1]!, strides[1]!, dilations[1]!);
+    if (autoPad === 'SAME_UPPER') pads = [sh[0], sw[0], sh[1], sw[1]];
+    else if (autoPad === 'SAME_LOWER') pads = [sh[1], sw[1], sh[0], sw[0]];
+    else if (autoPad === 'VALID') pads = [0, 0, 0, 0];
+    if (pads.every((p) => p === 0)) return { x, padding: Padding.VALID, pads };
+    if (pads[0] === sh[0] && pads[2] === sh[1] && pads[1] === sw[0] && pads[3] === sw[1])
+      return { x, padding: Padding.SAME, pads };
+    return { x: padAct(x, pads, node.name ?? node.opType ?? 'pad'), padding: Padding.VALID, pads };
+  };
+
+  /** A Relu or Clip(0, 6) that is the only reader of `out`: fused into the op. */
+  const fusedActivation = (
+    out: string,
+  ): { activation: ActivationCode; out: string; node?: onnx.INodeProto } => {
+    const cs = consumers.get(out) ?? [];
+    const only = cs.length === 1 ? cs[0]! : undefined;
+    if (only?.opType === 'Relu' && only.output?.[0])
+      return { activation: Activation.RELU, out: only.output[0], node: only };
+    if (only?.opType === 'Clip' && only.output?.[0]) {
+      const lo = scalarOf(only.input?.[1])[0] ?? floatAttr(only, 'min', -Infinity);
+      const hi = scalarOf(only.input?.[2])[0] ?? floatAttr(only, 'max', Infinity);
+      if (lo === 0 && hi === 6) return { activation: Activation.RELU6, out: only.output[0], node: only };
+      if (lo === 0 && hi === Infinity)
+        return { activation: Activation.RELU, out: only.output[0], node: only };
+    }
+    return { activation: Activation.NONE, out };
+  };
+
+  const convSize = (size: number, k: number, s: number, d: number, before: number, after: number): number =>
+    Math.floor((size + before + after - (d * (k - 1) + 1)) / s) + 1;
+
+  /** Evaluates int64 shape arithmetic (Shape, Cast, Slice, Gather, Concat, Unsqueeze, Squeeze, constants). */
+  const shapeValue = (node: onnx.INodeProto, name: string): number[] => {
+    const known = shapeValues.get(name);
+    if (known) return known;
+    const t = initOf(name);
+    if (t) {
+      const v = readInts(t) ?? readFloatValues(t);
+      if (v) return v;
+    }
+    throw unsupported(node, `shape input ${name} is not computable at export time`);
+  };
+
+  const evalShapeOp = (n: onnx.INodeProto): boolean => {
+    const out = n.output?.[0];
+    if (!out) return false;
+    const op = n.opType ?? '';
+    const inName = n.input?.[0] ?? '';
+    switch (op) {
+      case 'Shape': {
+        const s = shapes.get(inName);
+        if (!s) return false;
+        shapeValues.set(out, s);
+        return true;
+      }
+      case 'Cast':
+      case 'Unsqueeze':
+      case 'Squeeze':
+      case 'Identity': {
+        if (!shapeValues.has(inName) && !initOf(inName)) return false;
+        shapeValues.set(out, shapeValue(n, inName));
+        return true;
+      }
+      case 'Slice': {
+        if (!shapeValues.has(inName) && !initOf(inName)) return false;
+        const v = shapeValue(n, inName);
+        const starts = shapeValue(n, n.input?.[1] ?? '');
+        const ends = shapeValue(n, n.input?.[2] ?? '');
+        const steps = n.input?.[4] ? shapeValue(n, n.input[4]) : [1];
+        const clamp = (i: number): number => (i < 0 ? Math.max(0, v.length + i) : Math.min(v.length, i));
+        const res: number[] = [];
+        for (let i = clamp(starts[0]!); i < clamp(ends[0]!); i += steps[0]!) res.push(v[i]!);
+        shapeValues.set(out, res);
+        return true;
+      }
+      case 'Gather': {
+        if (!shapeValues.has(inName) && !initOf(inName)) return false;
+        const v = shapeValue(n, inName);
+        const idx = shapeValue(n, n.input?.[1] ?? '');
+        shapeValues.set(
+          out,
+          idx.map((i) => v[i < 0 ? v.length + i : i]!),
+        );
+        return true;
+      }
+      case 'Concat': {
+        const ins = (n.input ?? []).filter(Boolean);
+        if (!ins.every((i) => shapeValues.has(i) || (initOf(i) && !acts.has(i)))) return false;
+        if (ins.some((i) => acts.has(i))) return false;
+        shapeValues.set(
+          out,
+          ins.flatMap((i) => shapeValue(n, i)),
+        );
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+
+  const outputsOut: TfliteIo[] = [];
+  const outputIndex: number[] = [];
+  const dequantizeOutput = (a: Act, name: string): void => {
+    const index = addTensor({ name, shape: toNhwc(a.shape), type: TensorType.FLOAT32 });
+    emit({ op: Op.DEQUANTIZE, inputs: [a.index], outputs: [index] });
+    outputIndex.push(index);
+    outputsOut.push({
+      name,
+      shape: toNhwc(a.shape),
+      onnxShape: a.shape,
+      layout: a.shape.length === 4 ? 'NHWC' : 'as-is',
+    });
+  };
+
+  for (const node of nodes) {
+    if (handled.has(node)) continue;
+    const op = node.opType ?? '';
+    const out = node.output?.[0] ?? '';
+    const name = node.name || out;
+    if (op === 'Constant') continue;
+    if (evalShapeOp(node)) continue;
+    if (op === 'QuantizeLinear') {
+      const x = node.input?.[0] ?? '';
+      const fi = floatInputs.get(x);
+      if (!fi) {
+        if (initOf(x)) continue; // a quantized constant (weights are stored quantized already)
+        throw unsupported(node, `quantizes ${x}, which no quantized op computes (a float op runs before it)`);
+      }
+      const p = qparamsOf(node);
+      const a = addAct(out, fi.shape, { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) });
+      emit({ op: Op.QUANTIZE, inputs: [fi.index], outputs: [a.index] });
+      quantizedOut.set(out, { act: a, q: a.q });
+      continue;
+    }
+    if (op === 'DequantizeLinear') {
+      const x = node.input?.[0] ?? '';
+      const p = qparamsOf(node);
+      const t = initOf(x);
+      if (t) {
+        const values = readInts(t);
+        if (!values) throw unsupported(node, `cannot read constant ${x}`);
+        qconsts.set(out, {
+          values,
+          dims: tensorDims(t),
+          scales: p.scale,
+          zeroPoints: p.zp.length > 0 ? p.zp : [0],
+          axis: intAttr(node, 'axis', 1),
+          type: t.dataType === DataType.UINT8 ? 'uint8' : t.dataType === DataType.INT32 ? 'int32' : 'int8',
+        });
+        continue;
+      }
+      const entry = quantizedOut.get(x);
+      if (!entry) throw unsupported(node, `dequantizes ${x}, which is not a quantized tensor of this graph`);
+      let a = entry.act;
+      const dq: QParams = { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) };
+      if (dq.zp !== entry.q.zp)
+        throw unsupported(node, 'its zero point differs from the QuantizeLinear before it');
+      if (Math.abs(dq.scale - entry.q.scale) > 1e-6 * entry.q.scale) {
+        // The Q's codes read at another scale: real value × (dq / q). A MUL by that ratio, into the DQ's parameters.
+        const r = addAct(`${name}/rescaled`, a.shape, dq);
+        emit({
+          op: Op.MUL,
+          inputs: [a.index, scalarConst(`${name}/ratio`, dq.scale / entry.q.scale)],
+          outputs: [r.index],
+          options: { kind: 'mul', activation: Activation.NONE },
+        });
+        a = r;
+      }
+      acts.set(out, a);
+      shapes.set(out, a.shape);
+      if (graphOutputs.has(out)) dequantizeOutput(a, out);
+      continue;
+    }
+
+    switch (op) {
+      case 'Conv': {
+        const x = actIn(node, node.input?.[0]);
+        const w = qconsts.get(node.input?.[1] ?? '');
+        if (!w || w.type === 'int32') throw unsupported(node, 'its weights are not quantized');
+        if (x.shape.length !== 4) throw unsupported(node, 'only 2-D convolutions are exported');
+        const [O, Ig, kh, kw] = w.dims as [number, number, number, number];
+        const group = intAttr(node, 'group', 1);
+        const strides = ints(node, 'strides', [1, 1]);
+        const dil = ints(node, 'dilations', [1, 1]);
+        const depthwise = group > 1 && group === x.shape[1] && Ig === 1;
+        if (group > 1 && !depthwise)
+          throw unsupported(node, `grouped convolution (group ${group}) has no TFLite op`);
+        const sp = spatialPadding(node, x, [kh, kw], strides, dil);
+        const fused = fusedActivation(out);
+        if (fused.node) handled.add(fused.node);
+        const { q } = outputQ(fused.node ?? node, fused.out);
+        const inH = sp.x.shape[2]!;
+        const inW = sp.x.shape[3]!;
+        const outShape = [
+          x.shape[0]!,
+          O,
+          sp.padding === Padding.SAME
+            ? Math.ceil(inH / strides[0]!)
+            : convSize(inH, kh, strides[0]!, dil[0]!, 0, 0),
+          sp.padding === Padding.SAME
+            ? Math.ceil(inW / strides[1]!)
+            : convSize(inW, kw, strides[1]!, dil[1]!, 0, 0),
+        ];
+        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
+        if (w.zeroPoints.some((z) => z !== (w.type === 'uint8' ? 128 : 0)))
+          throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
+        const filter = new Int8Array(wq.length);
+        // OIHW → OHWI (CONV_2D) or 1HWO (DEPTHWISE_CONV_2D).
+        for (let o = 0; o < O; o++)
+          for (let i = 0; i < Ig; i++)
+            for (let y = 0; y < kh; y++)
+              for (let xx = 0; xx < kw; xx++) {
+                const src = ((o * Ig + i) * kh + y) * kw + xx;
+                const dst = depthwise ? (y * kw + xx) * O + o : ((o * kh + y) * kw + xx) * Ig + i;
+                filter[dst] = wq[src]!;
+              }
+        const scales = w.scales.length === O ? w.scales : new Array<number>(O).fill(w.scales[0]!);
+        const filterIdx = addTensor({
+          name: node.input?.[1] ?? `${name}/filter`,
+          shape: depthwise ? [1, kh, kw, O] : [O, kh, kw, Ig],
+          type: TensorType.INT8,
+          data: bytesOf(filter),
+          quantization: {
+            scale: scales,
+            zeroPoint: new Array<number>(O).fill(0),
+            dimension: depthwise ? 3 : 0,
+          },
+        });
+        // Bias: int32 at input scale × weight scale (what TFLite's int8 kernels require).
+        const biasReal = new Float64Array(O);
+        const bName = node.input?.[2];
+        if (bName) {
+          const bq = qconsts.get(bName);
+          if (bq)
+            bq.values.forEach(
+              (v, i) => (biasReal[i] = (v - (bq.zeroPoints[0] ?? 0)) * (bq.scales[i] ?? bq.scales[0]!)),
+            );
+          else {
+            const f = initOf(bName) ? readFloatValues(initOf(bName)!) : undefined;
+            if (!f) throw unsupported(node, `cannot read bias ${bName}`);
+            f.forEach((v, i) => (biasReal[i] = v));
+          }
+        }
+        const biasScales = scales.map((s) => s * x.q.scale);
+        const biasIdx = addTensor({
+          name: bName || `${name}/bias`,
+          shape: [O],
+          type: TensorType.INT32,
+          data: bytesOf(Int32Array.from(biasReal, (v, i) => Math.round(v / biasScales[i]!))),
+          quantization: { scale: biasScales, zeroPoint: new Array<number>(O).fill(0), dimension: 0 },
+        });
+        const y = addAct(fused.out, outShape, q);
+        const common = {
+          padding: sp.padding,
+          strideH: strides[0]!,
+          strideW: strides[1]!,
+          activation: fused.activation,
+          dilationH: dil[0]!,
+          dilationW: dil[1]!,
+        };
+        emit({
+          op: depthwise ? Op.DEPTHWISE_CONV_2D : Op.CONV_2D,
+          inputs: [sp.x.index, filterIdx, biasIdx],
+          outputs: [y.index],
+          options: depthwise
+            ? { kind: 'depthwise', depthMultiplier: O / group, ...common }
+            : { kind: 'conv2d', ...common },
+        });
+        produced(fused.out, y);
+        break;
+      }
+      case 'Add':
+      case 'Mul':
+      case 'Sub': {
+        const [aName, bName] = [node.input?.[0] ?? '', node.input?.[1] ?? ''];
+        const aAct = acts.get(aName);
+        const bAct = acts.get(bName);
+        if (!aAct && !bAct) throw unsupported(node, 'neither operand is a quantized activation');
+        const ref = (aAct ?? bAct)!;
+        if (aAct && bAct && aAct.shape.length !== bAct.shape.length)
+          throw unsupported(node, 'operands of different ranks');
+        const ia = aAct ? aAct.index : constOperand(node, aName, ref.shape.length);
+        const ib = bAct ? bAct.index : constOperand(node, bName, ref.shape.length);
+        const fused = fusedActivation(out);
+        if (fused.node) handled.add(fused.node);
+        const { q } = outputQ(fused.node ?? node, fused.out);
+        const shape = aAct && bAct ? aAct.shape.map((d, i) => Math.max(d, bAct.shape[i]!)) : [...ref.shape];
+        const y = addAct(fused.out, shape, q);
+        const kind = op === 'Add' ? 'add' : op === 'Mul' ? 'mul' : 'sub';
+        emit({
+          op: op === 'Add' ? Op.ADD : op === 'Mul' ? Op.MUL : Op.SUB,
+          inputs: [ia, ib],
+          outputs: [y.index],
+          options: { kind, activation: fused.activation },
+        });
+        produced(fused.out, y);
+        break;
+      }
+      case 'HardSigmoid': {
+        // clip(alpha·x + beta, 0, 1): MUL, then ADD with a fused RELU; the output's range (within [0, 1]) clips
+        // the top, as the QuantizeLinear after HardSigmoid does in the ONNX model.
+        const x = actIn(node, node.input?.[0]);
+        const alpha = floatAttr(node, 'alpha', 0.2);
+        const beta = floatAttr(node, 'beta', 0.5);
+        const { q } = outputQ(node, out);
+        const lo = (-128 - x.q.zp) * x.q.scale * alpha;
+        const hi = (127 - x.q.zp) * x.q.scale * alpha;
+        const tScale = (Math.max(hi, lo, 0) - Math.min(hi, lo, 0)) / 255 || 1;
+        const t = addAct(`${name}/scaled`, x.shape, {
+          scale: tScale,
+          zp: Math.round(-128 - Math.min(hi, lo, 0) / tScale),
+        });
+        emit({
+          op: Op.MUL,
+          inputs: [x.index, scalarConst(`${name}/alpha`, alpha)],
+          outputs: [t.index],
+          options: { kind: 'mul', activation: Activation.NONE },
+        });
+        const y = addAct(out, x.shape, q);
+        emit({
+          op: Op.ADD,
+          inputs: [t.index, scalarConst(`${name}/beta`, beta)],
+          outputs: [y.index],
+          options: { kind: 'add', activation: Activation.RELU },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'HardSwish': {
+        // x · relu6(x + 3) / 6 as ADD (fused RELU6) → MUL by 1/6 → MUL by x: ops the Edge TPU maps (it has no
+        // HARD_SWISH).
+        const x = actIn(node, node.input?.[0]);
+        const { q } = outputQ(node, out);
+        const t1 = addAct(`${name}/relu6`, x.shape, { scale: 6 / 255, zp: -128 });
+        emit({
+          op: Op.ADD,
+          inputs: [x.index, scalarConst(`${name}/three`, 3)],
+          outputs: [t1.index],
+          options: { kind: 'add', activation: Activation.RELU6 },
+        });
+        const t2 = addAct(`${name}/gate`, x.shape, { scale: 1 / 255, zp: -128 });
+        emit({
+          op: Op.MUL,
+          inputs: [t1.index, scalarConst(`${name}/sixth`, 1 / 6)],
+          outputs: [t2.index],
+          options: { kind: 'mul', activation: Activation.NONE },
+        });
+        const y = addAct(out, x.shape, q);
+        emit({
+          op: Op.MUL,
+          inputs: [x.index, t2.index],
+          outputs: [y.index],
+          options: { kind: 'mul', activation: Activation.NONE },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'Relu':
+      case 'Sigmoid':
+      case 'Softmax':
+      case 'LeakyRelu': {
+        const x = actIn(node, node.input?.[0]);
+        const last = graphOutputs.has(out);
+        let q: QParams;
+        if (op === 'Softmax' || op === 'Sigmoid') {
+          // TFLite's int8 SOFTMAX and LOGISTIC produce fixed parameters: [0, 1) in steps of 1/256.
+          q = { scale: 1 / 256, zp: -128 };
+          if (op === 'Softmax') {
+            const axis = intAttr(node, 'axis', -1);
+            if (axis !== -1 && axis !== x.shape.length - 1)
+              throw unsupported(node, `softmax over axis ${axis} (TFLite's runs over the last)`);
+          }
+          if (!last) outputQ(node, out);
+        } else q = last ? x.q : outputQ(node, out).q;
+        const y = addAct(out, x.shape, q);
+        emit({
+          op:
+            op === 'Relu'
+              ? Op.RELU
+              : op === 'Sigmoid'
+                ? Op.LOGISTIC
+                : op === 'Softmax'
+                  ? Op.SOFTMAX
+                  : Op.LEAKY_RELU,
+          inputs: [x.index],
+          outputs: [y.index],
+          ...(op === 'Softmax'
+            ? { options: { kind: 'softmax', beta: 1 } }
+            : op === 'LeakyRelu'
+              ? { options: { kind: 'leakyRelu', alpha: floatAttr(node, 'alpha', 0.01) } }
+              : {}),
+        });
+        if (last) {
+          shapes.set(out, y.shape);
+          dequantizeOutput(y, out);
+        } else produced(out, y);
+        break;
+      }
+      case 'GlobalAveragePool': {
+        const x = actIn(node, node.input?.[0]);
+        const { q } = outputQ(node, out);
+        const y = addAct(out, [x.shape[0]!, x.shape[1]!, 1, 1], q);
+        emit({
+          op: Op.MEAN,
+          inputs: [x.index, int32Const(`${name}/axes`, [1, 2])],
+          outputs: [y.index],
+          options: { kind: 'reducer', keepDims: true },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'MaxPool':
+      case 'AveragePool': {
+        const x = actIn(node, node.input?.[0]);
+        const k = ints(node, 'kernel_shape', [1, 1]);
+        const s = ints(node, 'strides', [1, 1]);
+        if (ints(node, 'dilations', [1, 1]).some((d) => d !== 1)) throw unsupported(node, 'dilated pooling');
+        if (intAttr(node, 'ceil_mode', 0) !== 0) throw unsupported(node, 'ceil_mode pooling');
+        const sp = spatialPadding(node, x, k, s, [1, 1]);
+        if (sp.x !== x) {
+          // Explicit padding pads with real 0: right for MaxPool only over non-negative data, never for AveragePool
+          // (which excludes padding from the mean unless count_include_pad).
+          const nonNegative = x.q.zp === -128;
+          if (op === 'AveragePool' || !nonNegative)
+            throw unsupported(
+              node,
+              'its padding differs from TFLite SAME and cannot be made explicit exactly',
+            );
+        }
+        const { q } = outputQ(node, out);
+        const H = sp.x.shape[2]!;
+        const W = sp.x.shape[3]!;
+        const outShape = [
+          x.shape[0]!,
+          x.shape[1]!,
+          sp.padding === Padding.SAME ? Math.ceil(H / s[0]!) : Math.floor((H - k[0]!) / s[0]!) + 1,
+          sp.padding === Padding.SAME ? Math.ceil(W / s[1]!) : Math.floor((W - k[1]!) / s[1]!) + 1,
+        ];
+        const y = addAct(out, outShape, q);
+        emit({
+          op: op === 'MaxPool' ? Op.MAX_POOL_2D : Op.AVERAGE_POOL_2D,
+          inputs: [sp.x.index],
+          outputs: [y.index],
+          options: {
+            kind: 'pool',
+            padding: sp.padding,
+            strideH: s[0]!,
+            strideW: s[1]!,
+            filterH: k[0]!,
+            filterW: k[1]!,
+          },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'Reshape':
+      case 'Flatten': {
+        let x = actIn(node, node.input?.[0]);
+        let target: number[];
+        if (op === 'Flatten') {
+          const axis = intAttr(node, 'axis', 1);
+          target = [prod(x.shape.slice(0, axis)), prod(x.shape.slice(axis))];
+        } else {
+          target = shapeValue(node, node.input?.[1] ?? '');
+          const known = target.map((d, i) => (d === 0 ? x.shape[i]! : d));
+          const rest = prod(x.shape) / prod(known.filter((d) => d !== -1));
+          target = known.map((d) => (d === -1 ? rest : d));
+        }
+        const { q } = outputQ(node, out);
+        // NHWC data reads in NCHW order only when H = W = 1 (or C = 1); otherwise transpose back first.
+        if (x.shape.length === 4 && x.shape[2]! * x.shape[3]! > 1 && x.shape[1]! > 1) {
+          const t = addTensor({
+            name: `${name}/nchw`,
+            shape: [...x.shape],
+            type: TensorType.INT8,
+            quantization: { scale: [x.q.scale], zeroPoint: [x.q.zp] },
+          });
+          emit({
+            op: Op.TRANSPOSE,
+            inputs: [x.index, int32Const(`${name}/perm`, [0, 3, 1, 2])],
+            outputs: [t],
+            options: { kind: 'transpose' },
+          });
+          x = { index: t, shape: x.shape, q: x.q };
+        }
+        if (target.length === 4 && target[2]! * target[3]! > 1 && target[1]! > 1)
+          throw unsupported(node, 'reshape into a 4-D tensor with spatial extent');
+        const y = addAct(out, target, q);
+        emit({
+          op: Op.RESHAPE,
+          inputs: [x.index, int32Const(`${name}/shape`, toNhwc(target))],
+          outputs: [y.index],
+          options: { kind: 'reshape', newShape: toNhwc(target) },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'MatMul':
+      case 'Gemm': {
+        const x = actIn(node, node.input?.[0]);
+        const w = qconsts.get(node.input?.[1] ?? '');
+        if (!w || w.dims.length !== 2)
+          throw unsupported(node, 'its weights are not a quantized constant matrix');
+        if (x.shape.length !== 2) throw unsupported(node, 'only [batch, features] inputs are exported');
+        const transB = op === 'Gemm' && intAttr(node, 'transB', 0) === 1;
+        if (op === 'Gemm' && (intAttr(node, 'transA', 0) !== 0 || floatAttr(node, 'alpha', 1) !== 1))
+          throw unsupported(node, 'Gemm with transA or alpha ≠ 1');
+        const [K, M] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
+        // FULLY_CONNECTED weights are [out, in]; one scale for the tensor (what every int8 kernel accepts):
+        // per-column codes are re-rounded to the largest column scale.
+        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
+        const colScale = (m: number): number => w.scales[w.scales.length === 1 ? 0 : m]!;
+        const s = Math.max(...w.scales);
+        const filter = new Int8Array(K * M);
+        for (let m = 0; m < M; m++)
+          for (let k = 0; k < K; k++) {
+            const v = wq[transB ? m * K + k : k * M + m]!;
+            filter[m * K + k] = Math.max(-127, Math.min(127, Math.round((v * colScale(m)) / s)));
+          }
+        const filterIdx = addTensor({
+          name: node.input?.[1] ?? `${name}/weights`,
+          shape: [M, K],
+          type: TensorType.INT8,
+          data: bytesOf(filter),
+          quantization: { scale: [s], zeroPoint: [0] },
+        });
+        const inputs = [x.index, filterIdx];
+        // The bias is always given (zeros without one): some readers refuse an omitted optional input (-1).
+        const bName = op === 'Gemm' ? node.input?.[2] : undefined;
+        let bias: number[] = new Array<number>(M).fill(0);
+        if (bName) {
+          const bq = qconsts.get(bName);
+          const f = bq
+            ? bq.values.map((v, i) => (v - (bq.zeroPoints[0] ?? 0)) * (bq.scales[i] ?? bq.scales[0]!))
+            : readFloatValues(initOf(bName)!);
+          if (!f || f.length !== M) throw unsupported(node, `bias ${bName} is not one value per output`);
+          bias = f;
+        }
+        inputs.push(
+          addTensor({
+            name: bName || `${name}/bias`,
+            shape: [M],
+            type: TensorType.INT32,
+            data: bytesOf(Int32Array.from(bias, (v) => Math.round(v / (s * x.q.scale)))),
+            quantization: { scale: [s * x.q.scale], zeroPoint: [0] },
+          }),
+        );
+        const fused = fusedActivation(out);
+        if (fused.node) handled.add(fused.node);
+        const { q } = outputQ(fused.node ?? node, fused.out);
+        const y = addAct(fused.out, [x.shape[0]!, M], q);
+        emit({
+          op: Op.FULLY_CONNECTED,
+          inputs,
+          outputs: [y.index],
+          options: { kind: 'fullyConnected', activation: fused.activation },
+        });
+        produced(fused.out, y);
+        break;
+      }
+      case 'Concat': {
+        const ins = (node.input ?? []).filter(Boolean).map((i) => actIn(node, i));
+        const rank = ins[0]!.shape.length;
+        let axis = intAttr(node, 'axis', 1);
+        if (axis < 0) axis += rank;
+        const { q } = outputQ(node, out);
+        const shape = [...ins[0]!.shape];
+        shape[axis] = ins.reduce((a, x) => a + x.shape[axis]!, 0);
+        const y = addAct(out, shape, q);
+        emit({
+          op: Op.CONCATENATION,
+          inputs: ins.map((x) => x.index),
+          outputs: [y.index],
+          options: { kind: 'concat', axis: rank === 4 ? NCHW_TO_NHWC_AXIS[axis]! : axis },
+        });
+        produced(out, y);
+        break;
+      }
+      case 'Resize': {
+        const x = actIn(node, node.input?.[0]);
+        if (x.shape.length !== 4) throw unsupported(node, 'only 4-D resize');
+        const mode = stringAttr(node, 'mode', 'nearest');
+        const ct = stringAttr(node, 'coordinate_transformation_mode', 'half_pixel');
+        const sizes = node.input?.[3] ? shapeValue(node, node.input[3]) : [];
+        const scales = node.input?.[2] ? shapeValue(node, node.input[2]) : [];
+        const [H, W] =
+          sizes.length === 4
+            ? [sizes[2]!, sizes[3]!]
+            : [Math.floor(x.shape[2]! * (scales[2] ?? 1)), Math.floor(x.shape[3]! * (scales[3] ?? 1))];
+        const bilinear = mode === 'linear';
+        if (mode !== 'nearest' && !bilinear) throw unsupported(node, `resize mode ${mode}`);
+        const alignCorners = ct === 'align_corners';
+        const halfPixelCenters = ct === 'half_pixel' || ct === 'pytorch_half_pixel';
+        if (!bilinear && ct !== 'asymmetric')
+          throw unsupported(node, `nearest resize with coordinates ${ct} (TFLite's is asymmetric)`);
+        if (!bilinear && stringAttr(node, 'nearest_mode', 'round_prefer_floor') !== 'floor')
+          throw unsupported(node, 'nearest resize that does not round down');
+        const { q } = outputQ(node, out);
+        const y = addAct(out, [x.shape[0]!, x.shape[1]!, H, W], q);
+        emit({
+          op: bilinear ? Op.RESIZE_BILINEAR : Op.RESIZE_NEAREST_NEIGHBOR,
+          inputs: [x.index, int32Const(`${name}/size`, [H, W])],
+          outputs: [y.index],
+          options: { kind: 'resize', alignCorners, halfPixelCenters: bilinear && halfPixelCenters, bilinear },
+        });
+        produced(out, y);
+        break;
+      }
+      default:
+        throw unsupported(node, `no TFLite int8 equivalent is exported for ${op}`);
+    }
+  }
+  if (outputIndex.length === 0)
+    throw new AppError('BAD_INPUT', 'TFLite export: no model output is quantized', {
+      hint: 'Build the model for the Edge TPU with static int8 quantization.',
+    });
+  const bytes = writeTflite({
+    tensors,
+    operators,
+    inputs: inputIndex,
+    outputs: outputIndex,
+    description: opts.description ?? 'Edge Console full-integer export',
+  });
+  const counts: Record<string, number> = {};
+  for (const o of operators) counts[OP_NAMES[o.op] ?? String(o.op)] = (counts[OP_NAMES[o.op] ?? ''] ?? 0) + 1;
+  return { bytes, inputs: inputsOut, outputs: outputsOut, operators: counts, tensors: tensors.length };
+}

@@ -3,7 +3,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
+  chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -149,6 +151,97 @@ describe('edgectl model commands', () => {
     expect(measured.length).toBe(speed.droppedNodes);
     for (const k of measured) expect(quantized).not.toContain(k.node);
     expect(speed.afterMs).toBeLessThanOrEqual(speed.beforeMs);
+  });
+
+  it('a Coral build exports a full-integer TFLite model, checks it in TensorFlow Lite, and compiles it where edgetpu_compiler is', () => {
+    const coralData = join(dir, 'coral-data');
+    const run = (extraEnv: Record<string, string>, out: string, version: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          cli,
+          'build',
+          '--model',
+          REAL_MODELS.cls,
+          '--target',
+          'coral-edgetpu',
+          '--precision',
+          'int8',
+          '--calibration',
+          'gen:ocr-lines:12',
+          '--preset',
+          'ppocr-cls',
+          '--version',
+          version,
+          '--out',
+          out,
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+          env: { ...env, EDGE_CONSOLE_DATA_DIR: coralData, ...extraEnv },
+        },
+      );
+    // No compiler on this machine: the artifact carries model.tflite and says how to compile it.
+    const out = join(dir, 'cls-coral');
+    const r = run({ PATH: '/usr/bin:/bin' }, out, '1.0.0');
+    expect(r.stderr).toMatch(/100% Built/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /tflite\s+model\.tflite, [\d.]+ MB, full integer: .*CONV_2D \d+.*DEPTHWISE_CONV_2D \d+/,
+    );
+    expect(r.stdout).toMatch(/input x 1×48×192×3 \(NHWC\), output softmax_0\.tmp_0 1×2/);
+    const cos = /in TensorFlow Lite: output cosine ([\d.]+)/.exec(r.stdout);
+    expect(Number(cos?.[1])).toBeGreaterThan(0.99);
+    expect(r.stdout).toMatch(/target\s+OK: Compatible with Google Coral/);
+    expect(r.stdout).toMatch(
+      /compile\s+skipped: edgetpu_compiler was not found here .*run edgetpu_compiler -s model\.tflite/,
+    );
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+      files: { path: string; role: string }[];
+    };
+    expect(manifest.files).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'model.tflite', role: 'model' })]),
+    );
+    const tfl = readFileSync(join(out, 'model.tflite'));
+    expect(tfl.subarray(4, 8).toString('latin1')).toBe('TFL3');
+    // Signed with this data directory's key (the console that built it).
+    const verify = (d: string) =>
+      spawnSync(process.execPath, [cli, 'artifact', 'verify', d], {
+        encoding: 'utf8',
+        env: { ...env, EDGE_CONSOLE_DATA_DIR: coralData },
+      }).stdout;
+    expect(verify(out)).toMatch(/^OK:.*3 files intact/);
+
+    // A stand-in edgetpu_compiler on PATH (replaying a recorded real run): the build compiles model.tflite with it
+    // and ships the compiled model.
+    const bin = join(dir, 'coral-bin');
+    mkdirSync(bin, { recursive: true });
+    const fixtures = join(root, 'test', 'fixtures', 'toolchains', 'edgetpu');
+    writeFileSync(
+      join(bin, 'edgetpu_compiler'),
+      [
+        '#!/bin/sh',
+        `printf '%s\\n' "$@" > "${join(bin, 'args.txt')}"`,
+        'cp "$4" "$3/model_edgetpu.tflite"',
+        `cat "${join(fixtures, 'v16-fully-mapped-offchip.stdout.txt')}"`,
+        'exit 0',
+      ].join('\n'),
+    );
+    chmodSync(join(bin, 'edgetpu_compiler'), 0o755);
+    const out2 = join(dir, 'cls-coral-compiled');
+    const c = run({ PATH: `${bin}:/usr/bin:/bin` }, out2, '1.0.1');
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(
+      /compile\s+compiled: Edge TPU compiler 16\.0\.384591198: 50 of 50 operations on the Edge TPU/,
+    );
+    const args = readFileSync(join(bin, 'args.txt'), 'utf8').trim().split('\n');
+    expect(args.slice(0, 2)).toEqual(['-s', '-o']);
+    expect(args[3]).toMatch(/model\.tflite$/);
+    expect(readdirSync(out2)).toEqual(
+      expect.arrayContaining(['model.tflite', 'model_edgetpu.tflite', 'model.onnx']),
+    );
+    expect(verify(out2)).toMatch(/^OK:.*4 files intact/);
   });
 
   it('bad inputs get one clear line and no artifact', () => {

@@ -148,6 +148,13 @@ export const LayerSqnr = z.object({
 });
 export type LayerSqnr = z.infer<typeof LayerSqnr>;
 
+const TfliteIo = z.object({
+  name: z.string(),
+  shape: z.array(z.number()),
+  onnxShape: z.array(z.number()),
+  layout: z.enum(['NHWC', 'as-is']),
+});
+
 /** build-report.json as the Builds page reads it (models/build/build.ts writes it). */
 export const BuildReport = z.object({
   id: z.string(),
@@ -225,6 +232,24 @@ export const BuildReport = z.object({
     })
     .nullable(),
   compat: CompatReport,
+  /** Full-integer targets (Coral): the exported TFLite model and its check in TensorFlow Lite, or why none. */
+  tflite: z
+    .union([
+      z.object({
+        file: z.string(),
+        bytes: z.number(),
+        inputs: z.array(TfliteIo),
+        outputs: z.array(TfliteIo),
+        operators: z.record(z.string(), z.number()),
+        tensors: z.number(),
+        check: z.union([
+          z.object({ cosine: Measure, minCosine: Measure, samples: z.number().int() }),
+          z.object({ skipped: z.string() }),
+        ]),
+      }),
+      z.object({ error: z.string() }),
+    ])
+    .optional(),
   compile: z.object({
     tool: z.string(),
     toolVersion: z.string().nullable(),

@@ -294,6 +294,19 @@ describe('builds', () => {
       code: 'BAD_INPUT',
       message: expect.stringMatching(/speed pass times/) as unknown,
     });
+    // The Edge TPU runs full-integer models only: no float activations (dynamic), no layers kept float.
+    const coral = { ...base, target: 'coral-edgetpu', precision: 'int8' };
+    const gen = { kind: 'generated', spec: 'gen:ocr-lines:8' };
+    expect(await callError('builds.start', { ...coral, mode: 'dynamic' })).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/full-integer models only/) as unknown,
+    });
+    expect(
+      await callError('builds.start', { ...coral, calibration: gen, accuracyBudget: 0.99 }),
+    ).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/would split the model onto the CPU/) as unknown,
+    });
     const missing = await callError('builds.start', {
       ...base,
       precision: 'int8',

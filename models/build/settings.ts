@@ -48,6 +48,23 @@ export function checkBuildSettings(req: BuildSettings): {
       hint: 'Give samples like the model’s real inputs (64 is a good count): --calibration on the command line; generated, uploaded or local data on the Builds page. Or use dynamic mode.',
     });
   }
+  if (target.int8?.fullInteger && precision === 'int8') {
+    // Every op of an Edge TPU model runs in int8, or it and everything after it runs on the CPU.
+    if (mode === 'dynamic')
+      throw new AppError(
+        'BAD_INPUT',
+        `${target.label} runs full-integer models only; dynamic INT8 keeps activations float.`,
+        { hint: 'Use static INT8 with calibration data.' },
+      );
+    if (req.accuracyBudget !== undefined)
+      throw new AppError(
+        'BAD_INPUT',
+        `${target.label} runs full-integer models only: the accuracy budget keeps layers float, and a float layer would split the model onto the CPU.`,
+        {
+          hint: 'Build without an accuracy budget: the report gives the agreement of the int8 model (in onnxruntime and in TensorFlow Lite) and each layer’s SQNR.',
+        },
+      );
+  }
   if (req.accuracyBudget !== undefined && !(req.accuracyBudget > 0 && req.accuracyBudget <= 1)) {
     throw new AppError(
       'BAD_INPUT',

@@ -135,6 +135,38 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     await page.screenshot({ path: screenshotPath('e2e-builds-errors') });
   }, 60_000);
 
+  it('builds for the Coral Edge TPU: the report shows the exported TFLite model and its run in TensorFlow Lite', async () => {
+    const { page } = b;
+    // The model and the settings are still in the form; switch the target.
+    await page.getByTestId('target-select').selectOption('coral-edgetpu');
+    // Full integer: static only, and no accuracy budget (a float layer would split the model onto the CPU).
+    expect(await page.locator('[data-mode="dynamic"]').count()).toBe(0);
+    expect(await page.locator('input[name="accuracyBudget"]').count()).toBe(0);
+    await page.locator('input[name="name"]').fill('cls-coral-e2e');
+    await page.getByTestId('build-button').click();
+    const section = page.getByTestId('tflite-export');
+    await section.waitFor({ timeout: 60_000 });
+    expect(await section.textContent()).toMatch(/full integer/);
+    expect(await section.textContent()).toMatch(/model\.tflite/);
+    expect(await section.textContent()).toMatch(/Input x 1×48×192×3 \(NHWC\)/);
+    expect(await section.locator('tbody tr').allTextContents()).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^CONV_2D\d+$/),
+        expect.stringMatching(/^DEPTHWISE_CONV_2D\d+$/),
+      ]),
+    );
+    const check = await page.getByTestId('tflite-check').textContent();
+    expect(Number(/cosine\s*([\d.]+)/.exec(check ?? '')?.[1])).toBeGreaterThan(0.99);
+    expect(await page.getByTestId('compat-verdict').textContent()).toMatch(/Compatible with Google Coral/);
+    expect(await page.getByTestId('compile-message').textContent()).toMatch(
+      /edgetpu_compiler -s model\.tflite/,
+    );
+    await page.setViewportSize({ width: 1440, height: 2600 });
+    await page.evaluate(() => document.querySelector('.main')?.scrollTo(0, 0));
+    await page.screenshot({ path: screenshotPath('e2e-builds-coral') });
+    await page.setViewportSize({ width: 1440, height: 1000 });
+  }, 90_000);
+
   it('ran without page errors or CSP violations', () => {
     // 400 (the file that is not a model) and 409 (the repeated version) are answers the tests asked for.
     const problems = b.problems.filter((p) => !/status of (400|409)/.test(p));

@@ -112,6 +112,8 @@ export function startInput(
     calibration = { kind: 'path', path: f.calibrationPath.trim() };
   }
   const int8 = f.precision === 'int8';
+  // Full-integer targets (the Edge TPU) keep nothing float: no accuracy budget.
+  const fullInteger = f.target.startsWith('coral-');
   return {
     uploadId: model.uploadId,
     file: model.file,
@@ -125,8 +127,10 @@ export function startInput(
     ...(f.preset ? { preset: f.preset } : {}),
     ...(samples !== undefined ? { samples } : {}),
     ...(int8 && exclude.length > 0 ? { exclude } : {}),
-    ...(int8 && f.mode === 'static' && budget !== undefined ? { accuracyBudget: budget } : {}),
-    ...(int8 && f.mode === 'static' && budget !== undefined && f.sensitivity === 'layer'
+    ...(int8 && f.mode === 'static' && budget !== undefined && !fullInteger
+      ? { accuracyBudget: budget }
+      : {}),
+    ...(int8 && f.mode === 'static' && budget !== undefined && !fullInteger && f.sensitivity === 'layer'
       ? { sensitivity: 'layer' as const }
       : {}),
     ...(int8 && f.mode === 'static' && f.target.startsWith('cpu-') && f.floatWeights !== 'auto'
@@ -167,13 +171,21 @@ export function BuildForm({
 }) {
   const set = <K extends keyof BuildFormState>(k: K, v: BuildFormState[K]) => onChange({ ...form, [k]: v });
   const target = targets.find((t) => t.id === form.target) ?? null;
+  // The Edge TPU: every op int8 (static only, nothing kept float), exported as a TFLite model.
+  const fullInteger = target?.int8?.fullInteger === true;
   const pickTarget = (id: string) => {
     const t = targets.find((x) => x.id === id);
     let precision = form.precision;
     if (t && !t.precisions[precision].supported) {
       precision = PRECISIONS.find((p) => t.precisions[p].supported) ?? precision;
     }
-    onChange({ ...form, target: id, precision });
+    const next = { ...form, target: id, precision };
+    // A full-integer target takes static INT8 only, which needs calibration data.
+    if (t?.int8?.fullInteger) next.mode = 'static';
+    if (needsCalibration(next) && next.calibrationKind === 'none') {
+      next.calibrationKind = model?.suggested.calibration ? 'generated' : 'upload';
+    }
+    onChange(next);
   };
   const pickPrecision = (p: Precision) => {
     const next = { ...form, precision: p };
@@ -252,7 +264,7 @@ export function BuildForm({
           <div className="form-field span-2">
             <span>INT8 mode</span>
             <div className="seg" role="radiogroup" aria-label="INT8 mode">
-              {(['static', 'dynamic'] as const).map((m) => (
+              {(fullInteger ? (['static'] as const) : (['static', 'dynamic'] as const)).map((m) => (
                 <button
                   key={m}
                   type="button"
@@ -267,9 +279,11 @@ export function BuildForm({
               ))}
             </div>
             <span className="form-help">
-              {form.mode === 'static'
-                ? 'Activations and weights in INT8; ranges come from calibration data.'
-                : 'MatMul/Gemm weights in INT8, activations quantized at run time. Suits transformers and RNNs.'}
+              {fullInteger
+                ? 'Full integer: every op in INT8, exported as a TensorFlow Lite model (model.tflite) for edgetpu_compiler, at the calibration samples’ size.'
+                : form.mode === 'static'
+                  ? 'Activations and weights in INT8; ranges come from calibration data.'
+                  : 'MatMul/Gemm weights in INT8, activations quantized at run time. Suits transformers and RNNs.'}
             </span>
           </div>
         )}
@@ -393,7 +407,7 @@ export function BuildForm({
             ))}
           </select>
         </label>
-        {int8 && form.mode === 'static' && (
+        {int8 && form.mode === 'static' && !fullInteger && (
           <label className="form-field">
             <span>Accuracy budget (cosine)</span>
             <input
@@ -408,7 +422,7 @@ export function BuildForm({
             />
           </label>
         )}
-        {int8 && form.mode === 'static' && form.accuracyBudget.trim() !== '' && (
+        {int8 && form.mode === 'static' && !fullInteger && form.accuracyBudget.trim() !== '' && (
           <label className="form-field span-2">
             <span>Keep float first (accuracy search)</span>
             <select

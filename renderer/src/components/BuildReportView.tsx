@@ -36,6 +36,65 @@ function change(a: number, b: number): string {
   return `${pct > 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 10 ? 1 : 0)} %`;
 }
 
+/** The full-integer TFLite model a Coral build exports: what it holds and how it ran in TensorFlow Lite. */
+function TfliteExport({ t }: { t: NonNullable<BuildReport['tflite']> }) {
+  if ('error' in t)
+    return (
+      <div className="report-section" data-testid="tflite-export">
+        <h2>TensorFlow Lite model</h2>
+        <div className="compat-verdict">
+          <Verdict ok={false}>not exported</Verdict>
+          <span>{t.error}</span>
+        </div>
+      </div>
+    );
+  const ops = Object.entries(t.operators).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const io = (xs: typeof t.inputs) => xs.map((x) => `${x.name} ${x.shape.join('×')}`).join(', ');
+  return (
+    <div className="report-section" data-testid="tflite-export">
+      <h2>TensorFlow Lite model</h2>
+      <div className="compat-verdict">
+        <Verdict ok={true}>full integer</Verdict>
+        <span>
+          {t.file}, {formatBytes(t.bytes)}, {ops.reduce((a, [, n]) => a + n, 0)} operators, {t.tensors}{' '}
+          tensors
+        </span>
+      </div>
+      <div className="small">
+        Input {io(t.inputs)}
+        {t.inputs.some((x) => x.layout === 'NHWC') ? ' (NHWC)' : ''} · output {io(t.outputs)}
+      </div>
+      <div className="small" data-testid="tflite-check">
+        {'skipped' in t.check ? (
+          <span className="muted">TensorFlow Lite check skipped: {t.check.skipped}.</span>
+        ) : (
+          <>
+            In TensorFlow Lite: cosine{' '}
+            <b className={`level-${cosineLevel(t.check.cosine)}`}>{formatCosine(t.check.cosine)}</b> (lowest{' '}
+            {formatCosine(t.check.minCosine)}) against the source on {t.check.samples} samples.
+          </>
+        )}
+      </div>
+      <table className="data-table compact small">
+        <thead>
+          <tr>
+            <th>TFLite operator</th>
+            <th className="num">Count</th>
+          </tr>
+        </thead>
+        <tbody>
+          {ops.map(([op, n]) => (
+            <tr key={op}>
+              <td>{op}</td>
+              <td className="num">{n}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** Source vs built: sizes, nodes, parameters, opset, and operator counts side by side. */
 function Comparison({ report }: { report: BuildReport }) {
   const { source: s, output: o } = report;
@@ -536,6 +595,7 @@ export function BuildReportView({
             </div>
             <div className="report-col">
               <Compatibility c={report.compat} />
+              {report.tflite && <TfliteExport t={report.tflite} />}
               <div className="report-section">
                 <h2>Compile step</h2>
                 <div className="compat-verdict">

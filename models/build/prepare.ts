@@ -5,6 +5,7 @@
 import { onnx } from '../onnx/schema.js';
 import { int64 } from '../onnx/tensors.js';
 import { cleanupGraph, type CleanupReport } from '../passes/cleanup.js';
+import { fuseBatchNormIntoConvInPlace } from '../passes/fuse-batchnorm.js';
 import { fuseElementwise, type FuseElementwiseReport } from '../passes/fuse-elementwise.js';
 import { upgradeOpset } from '../passes/opset.js';
 
@@ -44,6 +45,18 @@ export function prepareFp32(source: onnx.IModelProto): {
     for (const o of model.opsetImport ?? []) if (!o.domain || o.domain === 'ai.onnx') o.version = 14;
   }
   const fused = fuseElementwise(model);
+  // A BatchNormalization the elementwise fusion brought next to its convolution (paddle2onnx writes a
+  // ConvTranspose's bias as an Add between the two) folds now.
+  const again = fuseBatchNormIntoConvInPlace(fused.model);
+  const g = fused.model.graph;
+  if (again.fused.length > 0 && g) {
+    cleaned.report.fusedBatchNorms += again.fused.length;
+    fused.report.nodesAfter = g.node?.length ?? 0;
+    // The normalizations' parameters are read by nobody now.
+    const used = new Set<string>([...(g.output ?? []).map((o) => o.name ?? '')]);
+    for (const n of g.node ?? []) for (const i of n.input ?? []) used.add(i);
+    g.initializer = (g.initializer ?? []).filter((t) => used.has(t.name ?? ''));
+  }
   return {
     model: fused.model,
     cleanup: cleaned.report,

@@ -1,8 +1,10 @@
 /**
- * Conv followed by BatchNormalization (inference mode, constant parameters) → one Conv with the normalization
- * folded into its weights and bias: W'[m] = W[m]·s[m], b'[m] = (b[m] − mean[m])·s[m] + beta[m] with
+ * Conv (or ConvTranspose) followed by BatchNormalization (inference mode, constant parameters) → one node with the
+ * normalization folded into its weights and bias: W'[m] = W[m]·s[m], b'[m] = (b[m] − mean[m])·s[m] + beta[m] with
  * s[m] = gamma[m] / sqrt(var[m] + epsilon), computed in float64 and stored as float32. Exact up to that rounding,
- * for grouped and depthwise convolutions too (the output channel is always the weight's first axis).
+ * for grouped and depthwise convolutions too: a Conv's output channel is its weight's first axis; a
+ * ConvTranspose's weight is [C_in, C_out / group, ...], output channel g·(C_out / group) + j for input channels of
+ * group g.
  */
 import { onnx } from '../onnx/schema.js';
 import { tensorDims } from '../onnx/tensors.js';
@@ -76,7 +78,15 @@ export function fuseBatchNormIntoConvInPlace(model: onnx.IModelProto): FuseBatch
     if (Number(attribute(bn, 'training_mode')?.i ?? 0) !== 0) continue;
     if (Number(attribute(bn, 'spatial')?.i ?? 1) !== 1) continue; // opset < 9 per-activation mode
     const conv = producer.get(x);
-    if (!conv || conv.opType !== 'Conv' || !isDefaultDomain(conv.domain) || removed.has(conv)) continue;
+    if (
+      !conv ||
+      (conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose') ||
+      !isDefaultDomain(conv.domain) ||
+      removed.has(conv)
+    )
+      continue;
+    const transposed = conv.opType === 'ConvTranspose';
+    const group = Number(attribute(conv, 'group')?.i ?? 1);
     if (conv.output?.[0] !== x) continue;
     if ((consumers.get(x) ?? 0) !== 1 || outputs.has(x) || subgraphRefs.has(x)) continue;
     const [, wName, bName] = conv.input ?? [];
@@ -84,7 +94,7 @@ export function fuseBatchNormIntoConvInPlace(model: onnx.IModelProto): FuseBatch
     const wTensor = inits.get(wName)!;
     const w = readFloats(wTensor);
     const dims = tensorDims(wTensor);
-    const m = dims[0] ?? 0;
+    const m = transposed ? (dims[1] ?? 0) * group : (dims[0] ?? 0);
     const params = [scaleName, betaName, meanName, varName].map((n) => {
       const t = inits.get(n);
       return t ? readFloats(t) : undefined;
@@ -96,13 +106,22 @@ export function fuseBatchNormIntoConvInPlace(model: onnx.IModelProto): FuseBatch
     if (!oldBias || oldBias.length !== m) continue;
     const epsilon = attribute(bn, 'epsilon')?.f ?? 1e-5;
 
-    const per = w.length / m;
+    const scale = Float64Array.from({ length: m }, (_, c) => gamma[c]! / Math.sqrt(variance[c]! + epsilon));
     const newW = new Float64Array(w.length);
-    const newB = new Float64Array(m);
-    for (let c = 0; c < m; c++) {
-      const s = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
-      for (let k = c * per; k < (c + 1) * per; k++) newW[k] = w[k]! * s;
-      newB[c] = (oldBias[c]! - mean[c]!) * s + beta[c]!;
+    const newB = Float64Array.from({ length: m }, (_, c) => (oldBias[c]! - mean[c]!) * scale[c]! + beta[c]!);
+    if (!transposed) {
+      const per = w.length / m;
+      for (let k = 0; k < w.length; k++) newW[k] = w[k]! * scale[Math.floor(k / per)]!;
+    } else {
+      // [C_in, C_out/group, spatial...]: element k belongs to input channel ci, output channel j of its group.
+      const perGroupOut = dims[1]!;
+      const spatial = w.length / (dims[0]! * perGroupOut);
+      const inPerGroup = dims[0]! / group;
+      for (let k = 0; k < w.length; k++) {
+        const ci = Math.floor(k / (perGroupOut * spatial));
+        const j = Math.floor(k / spatial) % perGroupOut;
+        newW[k] = w[k]! * scale[Math.floor(ci / inPerGroup) * perGroupOut + j]!;
+      }
     }
     const label = conv.name || wName;
     const input = conv.input!;

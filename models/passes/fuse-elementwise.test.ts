@@ -98,12 +98,12 @@ describe('elementwise fusion', () => {
     expect(report.foldedIntoConvOutput).toBe(2);
   });
 
-  it('the PP-OCRv4 detector: 328 → 170 nodes after all FP32 preparations, outputs unchanged', async () => {
+  it('the PP-OCRv4 detector: 328 → 167 nodes after all FP32 preparations (its ConvTranspose head too), outputs unchanged', async () => {
     const src = await readModel(REAL_MODELS.det);
     const prep = prepareFp32(src.proto);
     expect(prep.opset).toMatchObject({ from: 11, to: 14 });
     expect(prep.fused.nodesBefore).toBe(328);
-    expect(prep.fused.nodesAfter).toBe(170);
+    expect(prep.fused.nodesAfter).toBe(167);
     const x = Float32Array.from({ length: 3 * 96 * 320 }, (_, i) => Math.sin(i * 0.01));
     const a = await run(src.proto, x, [1, 3, 96, 320]);
     const b = await run(prep.model, x, [1, 3, 96, 320]);

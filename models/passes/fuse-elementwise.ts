@@ -2,8 +2,9 @@
  * Exact rewrites of the elementwise chains exporters leave around convolutions, run by the FP32 and the INT8
  * builds alike (so the INT8 build's gain is measured against a graph just as clean):
  *
- * 1. Conv → Mul(c) / Add(c) with constant per-output-channel or scalar c: folded into the Conv's weights and
- *    bias (W·c, b·c; b + c). Exact up to float32 rounding of the folded values.
+ * 1. Conv (or ungrouped ConvTranspose, whose output channels are its weight's second axis) → Mul(c) / Add(c)
+ *    with constant per-output-channel or scalar c: folded into the weights and bias (W·c, b·c; b + c). Exact up
+ *    to float32 rounding of the folded values.
  * 2. Mul(a) → Add(c) → Conv with scalar a and c (an affine on the Conv's input): a always folds into the weights
  *    (Conv is linear and zero padding stays zero); c folds into the bias (b + c·ΣW) only when the Conv has no
  *    padding, otherwise the Add stays, rewritten as Add(c/a) before the scaled Conv.
@@ -135,7 +136,9 @@ function rename(ctx: Ctx, from: string, to: string): void {
 function foldIntoConvOutput(model: onnx.IModelProto, ctx: Ctx): number {
   let folded = 0;
   for (const conv of ctx.graph.node ?? []) {
-    if (conv.opType !== 'Conv' || ctx.removed.has(conv)) continue;
+    if (ctx.removed.has(conv)) continue;
+    const transposed = conv.opType === 'ConvTranspose';
+    if (conv.opType !== 'Conv' && !(transposed && int64(attribute(conv, 'group')?.i ?? 1) === 1)) continue;
     for (;;) {
       const out = conv.output?.[0] ?? '';
       if (!singleUse(ctx, out)) break;
@@ -144,16 +147,18 @@ function foldIntoConvOutput(model: onnx.IModelProto, ctx: Ctx): number {
       const k = constOperand(ctx, next);
       const cw = convWeights(ctx, conv);
       if (!k || k.data !== out || !cw) break;
-      const m = cw.dims[0] ?? 0;
+      const m = (transposed ? cw.dims[1] : cw.dims[0]) ?? 0;
       const c = perChannel(k.value, k.dims, m, cw.dims.length - 2);
       if (!c) break;
       const w = readFloats(cw.w) as Float64Array;
       const bias = ensureBias(ctx, model, conv, m);
       const b = readFloats(bias) as Float64Array;
       if (next.opType === 'Mul') {
+        // Output channel of weight element i: Conv [M, ...] → i / per; ConvTranspose [C_in, M, ...] → (i / spatial) % M.
         const per = w.length / m;
-        for (let o = 0; o < m; o++)
-          for (let i = 0; i < per; i++) w[o * per + i] = (w[o * per + i] ?? 0) * (c[o] ?? 1);
+        const spatial = w.length / ((cw.dims[0] ?? 1) * m);
+        for (let i = 0; i < w.length; i++)
+          w[i] = (w[i] ?? 0) * (c[transposed ? Math.floor(i / spatial) % m : Math.floor(i / per)] ?? 1);
         for (let o = 0; o < m; o++) b[o] = (b[o] ?? 0) * (c[o] ?? 1);
         writeFloat32(cw.w, w);
       } else {

@@ -112,6 +112,7 @@ interface ConvBnSpec {
   bias?: boolean;
   /** Also feed the Conv output to a Relu graph output (then it must not fuse). */
   twoConsumers?: boolean;
+  transposed?: boolean;
 }
 
 /** x → Conv → BatchNormalization → y, with parameters as Constant nodes (as paddle2onnx writes them). */
@@ -137,13 +138,13 @@ function convBnModel(spec: ConvBnSpec): onnx.ModelProto {
     opset: 13,
     graph: graph({
       nodes: [
-        f('W', [cout, cin / group, 3, 3], 1, 0.5),
+        f('W', spec.transposed ? [cin, cout / group, 3, 3] : [cout, cin / group, 3, 3], 1, 0.5),
         ...(spec.bias ? [f('B', [cout], 2, 0.3)] : []),
         f('gamma', [cout], 3, 0.5, 1),
         f('beta', [cout], 4, 0.5),
         f('mean', [cout], 5, 0.5),
         f('var', [cout], 6, 0.4, 0.6),
-        node('Conv', ['x', 'W', ...(spec.bias ? ['B'] : [])], ['conv'], {
+        node(spec.transposed ? 'ConvTranspose' : 'Conv', ['x', 'W', ...(spec.bias ? ['B'] : [])], ['conv'], {
           name: 'conv',
           attributes: convAttrs,
         }),
@@ -163,7 +164,9 @@ async function expectFusedMatches(src: onnx.IModelProto, cin: number): Promise<o
   const folded = foldConstantNodes(src).model;
   const { model: fused, report } = fuseBatchNormIntoConv(folded);
   expect(report.fused).toEqual([{ conv: 'conv', batchNorm: 'bn' }]);
-  expect(ops(fused)).toEqual(['Conv']);
+  expect(ops(fused)).toEqual([
+    src.graph?.node?.some((n) => n.opType === 'ConvTranspose') ? 'ConvTranspose' : 'Conv',
+  ]);
   const feeds = { x: new ort.Tensor('float32', randomFloats(cin * 36, 11, 2), [1, cin, 6, 6]) };
   const want = await run(src, feeds);
   const got = await run(fused, feeds);
@@ -182,6 +185,11 @@ describe('fuseBatchNormIntoConv', () => {
 
   it('folds into a Conv with bias', async () => {
     await expectFusedMatches(convBnModel({ cin: 3, cout: 5, bias: true }), 3);
+  });
+
+  it('folds into a ConvTranspose (output channels on the weight’s second axis), grouped too', async () => {
+    await expectFusedMatches(convBnModel({ cin: 4, cout: 6, bias: true, transposed: true }), 4);
+    await expectFusedMatches(convBnModel({ cin: 4, cout: 6, group: 2, transposed: true }), 4);
   });
 
   it('folds into depthwise and grouped convolutions', async () => {

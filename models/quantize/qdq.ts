@@ -53,6 +53,13 @@ const gemmAxis = (n: onnx.INodeProto, dims: number[]): number | undefined =>
 
 export const OP_RULES: Readonly<Record<string, OpRule>> = {
   Conv: { activations: [0], weight: { index: 1, axis: () => 0 }, bias: 2, output: 'own' },
+  // Weights [C_in, C_out, kh, kw]: per output channel is axis 1 (ungrouped; grouped ones stay float).
+  ConvTranspose: {
+    activations: [0],
+    weight: { index: 1, axis: (n) => (int64(attribute(n, 'group')?.i ?? 1) === 1 ? 1 : undefined) },
+    bias: 2,
+    output: 'own',
+  },
   MatMul: {
     activations: [0, 1],
     weight: { index: 1, axis: (_n, d) => (d.length === 2 ? 1 : undefined) },
@@ -192,7 +199,7 @@ function activationOutput(
 ): { tensor: string; absorbed?: onnx.INodeProto } | undefined {
   const out = n.output?.[0];
   if (!out) return undefined;
-  if (n.opType === 'Conv' || n.opType === 'Gemm' || n.opType === 'MatMul') {
+  if (n.opType === 'Conv' || n.opType === 'ConvTranspose' || n.opType === 'Gemm' || n.opType === 'MatMul') {
     const cs = consumers.get(out) ?? [];
     const only = cs.length === 1 ? cs[0] : undefined;
     if (only && (only.opType === 'Relu' || isClipAtZero(only)) && only.output?.[0]) {

@@ -168,7 +168,7 @@ export interface SpeedPassSummary {
   ms: number;
 }
 
-const WEIGHTED = new Set(['Conv', 'MatMul', 'Gemm']);
+const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 
 function isDepthwise(graph: onnx.IGraphProto, n: onnx.INodeProto): boolean {
   const group = int64(attribute(n, 'group')?.i ?? 1);

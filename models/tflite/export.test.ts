@@ -176,6 +176,123 @@ describe('TFLite export (full integer)', () => {
     }
   });
 
+  it('exports a detector-style head: ConvTranspose, a Concat of differently scaled inputs, a dead channel', async () => {
+    const dims = [1, 4, 6, 6];
+    // 1×1 Conv whose first output channel has all-zero weights and a bias of 3 (a dead channel).
+    const w1 = floats(32, 21, 0.6);
+    w1.fill(0, 0, 4);
+    const m = model({
+      opset: 14,
+      graph: graph({
+        name: 'head',
+        nodes: [
+          node('Conv', ['x', 'W1', 'B1'], ['c1'], {
+            name: 'conv1',
+            attributes: { kernel_shape: attr.ints([1, 1]) },
+          }),
+          node('Relu', ['c1'], ['r1'], { name: 'relu1' }),
+          node('ConvTranspose', ['r1', 'Wt', 'Bt'], ['t'], {
+            name: 'up_conv',
+            attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+          }),
+          node('Relu', ['t'], ['tr'], { name: 'relu2' }),
+          node('Resize', ['r1', '', 'scales'], ['rs'], {
+            name: 'up',
+            attributes: {
+              mode: attr.string('nearest'),
+              coordinate_transformation_mode: attr.string('asymmetric'),
+              nearest_mode: attr.string('floor'),
+            },
+          }),
+          node('Mul', ['rs', 'half'], ['rh'], { name: 'scale_branch' }),
+          node('Concat', ['tr', 'rh'], ['cat'], { name: 'cat', attributes: { axis: attr.int(1) } }),
+          node('Conv', ['cat', 'W2', 'B2'], ['c2'], {
+            name: 'conv2',
+            attributes: { kernel_shape: attr.ints([1, 1]) },
+          }),
+          node('Sigmoid', ['c2'], ['y'], { name: 'sigmoid' }),
+        ],
+        inputs: [valueInfo('x', 'float32', dims)],
+        outputs: [valueInfo('y', 'float32', [1, 1, 12, 12])],
+        initializers: [
+          tensor('W1', 'float32', [8, 4, 1, 1], w1),
+          tensor(
+            'B1',
+            'float32',
+            [8],
+            Float32Array.from({ length: 8 }, (_, i) => (i === 0 ? 3 : 0.1 * i)),
+          ),
+          tensor('Wt', 'float32', [8, 4, 2, 2], floats(128, 22, 0.5)),
+          tensor('Bt', 'float32', [4], floats(4, 23, 0.2)),
+          tensor('scales', 'float32', [4], Float32Array.of(1, 1, 2, 2)),
+          tensor('half', 'float32', [], Float32Array.of(0.5)),
+          tensor('W2', 'float32', [1, 12, 1, 1], floats(12, 24, 0.8)),
+          tensor('B2', 'float32', [1], Float32Array.of(0.1)),
+        ],
+      }),
+    });
+    const q = await fullInteger(m, memory(randomSamples(8, dims, 400)));
+    const r = exportTflite(q, { inputShapes: { x: dims } });
+    expect(r.operators).toMatchObject({ TRANSPOSE_CONV: 1, CONCATENATION: 1, LOGISTIC: 1 });
+    // The Concat's inputs come at other scales than its output: requantized first (the input QUANTIZE is one).
+    expect(r.operators.QUANTIZE).toBeGreaterThanOrEqual(2);
+    const rt = await openTflite(r.bytes);
+    try {
+      for (const seed of [500, 501]) {
+        const x = floats(
+          dims.reduce((a, b) => a * b, 1),
+          seed,
+        );
+        const want = await runOnnx(q, x, dims);
+        const got = nhwcToNchw(rt.run([nchwToNhwc(x, dims)])[0]!, [1, 1, 12, 12]);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i]! - got[i]!));
+        // Sigmoid probabilities: within a few of TFLite's 1/256 output steps of the QDQ model's.
+        expect(worst).toBeLessThan(4 / 256);
+        expect(cosine(await runOnnx(m, x, dims), got)).toBeGreaterThan(0.99);
+      }
+    } finally {
+      rt.close();
+    }
+  });
+
+  it('keeps the bias of a channel with vanishing weights (its weight scale would overflow an int32 bias)', async () => {
+    const dims = [1, 4, 5, 5];
+    const w = floats(24, 31, 0.6);
+    // As BatchNormalization folding leaves a dead channel: weights ~1e-34, a bias of 3.
+    w.fill(1e-34, 0, 4);
+    const m = model({
+      opset: 14,
+      graph: graph({
+        name: 'dead',
+        nodes: [
+          node('Conv', ['x', 'W', 'B'], ['y'], {
+            name: 'conv',
+            attributes: { kernel_shape: attr.ints([1, 1]) },
+          }),
+        ],
+        inputs: [valueInfo('x', 'float32', dims)],
+        outputs: [valueInfo('y', 'float32', [1, 6, 5, 5])],
+        initializers: [
+          tensor('W', 'float32', [6, 4, 1, 1], w),
+          tensor('B', 'float32', [6], Float32Array.of(3, 0.5, -0.5, 0.2, 0, 1)),
+        ],
+      }),
+    });
+    const q = await fullInteger(m, memory(randomSamples(6, dims, 600)));
+    const r = exportTflite(q, { inputShapes: { x: dims } });
+    const rt = await openTflite(r.bytes);
+    try {
+      const x = floats(100, 601);
+      const got = nhwcToNchw(rt.run([nchwToNhwc(x, dims)])[0]!, [1, 6, 5, 5]);
+      // Channel 0 is its bias everywhere, as in FP32 (an overflowed int32 bias would make it anything).
+      for (let i = 0; i < 25; i++) expect(got[i]).toBeCloseTo(3, 1);
+      expect(cosine(await runOnnx(m, x, dims), got)).toBeGreaterThan(0.999);
+    } finally {
+      rt.close();
+    }
+  });
+
   it('exports the PP-OCR direction classifier whole, and it agrees with the FP32 model in TensorFlow Lite', async () => {
     const src = await readModel(REAL_MODELS.cls);
     const prep = prepareFp32(src.proto).model;

@@ -47,6 +47,7 @@ const DataType = onnx.TensorProto.DataType;
  */
 export const TFLITE_INT8_OPS: readonly string[] = [
   'Conv',
+  'ConvTranspose',
   'MatMul',
   'Gemm',
   'Add',
@@ -325,6 +326,68 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       data: bytesOf(Int32Array.from(values)),
     });
 
+  /**
+   * Per-output-channel weight scales for TFLite. A channel whose weights are all zero carries whatever scale the
+   * quantizer gave it (as small as 1e-37), which would make its int32 bias overflow and its requantization
+   * multiplier underflow; any scale represents zeros, so it gets the largest of the others.
+   */
+  const channelScales = (
+    scales: readonly number[],
+    channels: number,
+    zero: (o: number) => boolean,
+  ): number[] => {
+    const all = scales.length === channels ? [...scales] : new Array<number>(channels).fill(scales[0]!);
+    const live = all.filter((_, o) => !zero(o));
+    const fallback = live.length > 0 ? Math.max(...live) : 1 / 127;
+    return all.map((s, o) => (zero(o) ? fallback : s));
+  };
+
+  /** An int32 bias at input scale × weight scale per output channel (what TFLite's int8 kernels require). */
+  const biasTensor = (
+    node: onnx.INodeProto,
+    bName: string | undefined | null,
+    channels: number,
+    weightScales: number[],
+    inputScale: number,
+    name: string,
+    filter?: { codes: Int8Array; channelOf: (index: number) => number },
+  ): number => {
+    const real = new Float64Array(channels);
+    if (bName) {
+      const bq = qconsts.get(bName);
+      if (bq)
+        bq.values.forEach(
+          (v, i) => (real[i] = (v - (bq.zeroPoints[0] ?? 0)) * (bq.scales[i] ?? bq.scales[0]!)),
+        );
+      else {
+        const f = initOf(bName) ? readFloatValues(initOf(bName)!) : undefined;
+        if (!f || f.length !== channels) throw unsupported(node, `cannot read bias ${bName}`);
+        f.forEach((v, i) => (real[i] = v));
+      }
+    }
+    // A channel whose bias is too large for int32 at its scale (tiny weights, large bias) takes a coarser weight
+    // scale, its codes re-rounded: in place, in the filter already added (serialized at the end).
+    const limit = 2 ** 30;
+    if (filter)
+      for (let o = 0; o < channels; o++) {
+        const need = Math.abs(real[o]!) / (inputScale * limit);
+        if (need <= weightScales[o]!) continue;
+        const ratio = weightScales[o]! / need;
+        filter.codes.forEach((v, i) => {
+          if (filter.channelOf(i) === o) filter.codes[i] = Math.round(v * ratio);
+        });
+        weightScales[o] = need;
+      }
+    const scales = weightScales.map((s) => s * inputScale);
+    return addTensor({
+      name: bName || `${name}/bias`,
+      shape: [channels],
+      type: TensorType.INT32,
+      data: bytesOf(Int32Array.from(real, (v, i) => Math.round(v / scales[i]!))),
+      quantization: { scale: scales, zeroPoint: new Array<number>(channels).fill(0), dimension: 0 },
+    });
+  };
+
   /** A scalar int8 constant with the given real value (one code, exact up to its scale). */
   const scalarConst = (name: string, value: number): number => {
     const scale = Math.abs(value) > 0 ? Math.abs(value) / 127 : 1;
@@ -576,7 +639,10 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
                 const dst = depthwise ? (y * kw + xx) * O + o : ((o * kh + y) * kw + xx) * Ig + i;
                 filter[dst] = wq[src]!;
               }
-        const scales = w.scales.length === O ? w.scales : new Array<number>(O).fill(w.scales[0]!);
+        const per = Ig * kh * kw;
+        const scales = channelScales(w.scales, O, (o) =>
+          wq.slice(o * per, (o + 1) * per).every((v) => v === 0),
+        );
         const filterIdx = addTensor({
           name: node.input?.[1] ?? `${name}/filter`,
           shape: depthwise ? [1, kh, kw, O] : [O, kh, kw, Ig],
@@ -588,28 +654,9 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
             dimension: depthwise ? 3 : 0,
           },
         });
-        // Bias: int32 at input scale × weight scale (what TFLite's int8 kernels require).
-        const biasReal = new Float64Array(O);
-        const bName = node.input?.[2];
-        if (bName) {
-          const bq = qconsts.get(bName);
-          if (bq)
-            bq.values.forEach(
-              (v, i) => (biasReal[i] = (v - (bq.zeroPoints[0] ?? 0)) * (bq.scales[i] ?? bq.scales[0]!)),
-            );
-          else {
-            const f = initOf(bName) ? readFloatValues(initOf(bName)!) : undefined;
-            if (!f) throw unsupported(node, `cannot read bias ${bName}`);
-            f.forEach((v, i) => (biasReal[i] = v));
-          }
-        }
-        const biasScales = scales.map((s) => s * x.q.scale);
-        const biasIdx = addTensor({
-          name: bName || `${name}/bias`,
-          shape: [O],
-          type: TensorType.INT32,
-          data: bytesOf(Int32Array.from(biasReal, (v, i) => Math.round(v / biasScales[i]!))),
-          quantization: { scale: biasScales, zeroPoint: new Array<number>(O).fill(0), dimension: 0 },
+        const biasIdx = biasTensor(node, node.input?.[2], O, scales, x.q.scale, name, {
+          codes: filter,
+          channelOf: depthwise ? (i) => i % O : (i) => Math.floor(i / (kh * kw * Ig)),
         });
         const y = addAct(fused.out, outShape, q);
         const common = {
@@ -627,6 +674,80 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           options: depthwise
             ? { kind: 'depthwise', depthMultiplier: O / group, ...common }
             : { kind: 'conv2d', ...common },
+        });
+        produced(fused.out, y);
+        break;
+      }
+      case 'ConvTranspose': {
+        const x = actIn(node, node.input?.[0]);
+        const w = qconsts.get(node.input?.[1] ?? '');
+        if (!w || w.type === 'int32' || w.dims.length !== 4)
+          throw unsupported(node, 'its weights are not quantized');
+        if (intAttr(node, 'group', 1) !== 1) throw unsupported(node, 'grouped transposed convolution');
+        const [I, O, kh, kw] = w.dims as [number, number, number, number];
+        const strides = ints(node, 'strides', [1, 1]);
+        if (ints(node, 'dilations', [1, 1]).some((d) => d !== 1))
+          throw unsupported(node, 'dilated transposed convolution');
+        if (
+          ints(node, 'pads', [0, 0, 0, 0]).some((p) => p !== 0) ||
+          ints(node, 'output_padding', [0, 0]).some((p) => p !== 0) ||
+          attribute(node, 'output_shape') ||
+          stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET'
+        )
+          throw unsupported(node, 'padded transposed convolution (only unpadded ones are exported)');
+        if (w.zeroPoints.some((z) => z !== (w.type === 'uint8' ? 128 : 0)))
+          throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
+        const fused = fusedActivation(out);
+        if (fused.node) handled.add(fused.node);
+        const { q } = outputQ(fused.node ?? node, fused.out);
+        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
+        // [I, O, kh, kw] → OHWI.
+        const filter = new Int8Array(wq.length);
+        for (let i = 0; i < I; i++)
+          for (let o = 0; o < O; o++)
+            for (let y = 0; y < kh; y++)
+              for (let xx = 0; xx < kw; xx++)
+                filter[((o * kh + y) * kw + xx) * I + i] = wq[((i * O + o) * kh + y) * kw + xx]!;
+        const scales = channelScales(w.scales, O, (o) => {
+          for (let i = 0; i < I; i++)
+            for (let k = 0; k < kh * kw; k++) if (wq[(i * O + o) * kh * kw + k] !== 0) return false;
+          return true;
+        });
+        const filterIdx = addTensor({
+          name: node.input?.[1] ?? `${name}/filter`,
+          shape: [O, kh, kw, I],
+          type: TensorType.INT8,
+          data: bytesOf(filter),
+          quantization: { scale: scales, zeroPoint: new Array<number>(O).fill(0), dimension: 0 },
+        });
+        const biasIdx = biasTensor(node, node.input?.[2], O, scales, x.q.scale, name, {
+          codes: filter,
+          channelOf: (i) => Math.floor(i / (kh * kw * I)),
+        });
+        const outShape = [
+          x.shape[0]!,
+          O,
+          (x.shape[2]! - 1) * strides[0]! + kh,
+          (x.shape[3]! - 1) * strides[1]! + kw,
+        ];
+        // A Relu folded into the output range is exact when that range starts at 0: int8 saturation clamps.
+        const clampsItself = fused.activation === Activation.RELU && q.zp === -128;
+        if (fused.activation !== Activation.NONE && !clampsItself)
+          throw unsupported(
+            node,
+            'an activation after a transposed convolution whose range does not start at 0',
+          );
+        const y = addAct(fused.out, outShape, q);
+        emit({
+          op: Op.TRANSPOSE_CONV,
+          inputs: [int32Const(`${name}/output_shape`, toNhwc(outShape)), filterIdx, x.index, biasIdx],
+          outputs: [y.index],
+          options: {
+            kind: 'transposeConv',
+            padding: Padding.VALID,
+            strideH: strides[0]!,
+            strideW: strides[1]!,
+          },
         });
         produced(fused.out, y);
         break;
@@ -929,9 +1050,17 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         const shape = [...ins[0]!.shape];
         shape[axis] = ins.reduce((a, x) => a + x.shape[axis]!, 0);
         const y = addAct(out, shape, q);
+        // TFLite's int8 CONCATENATION copies codes: every input must already have the output's parameters. Those
+        // that do not are requantized first (QUANTIZE int8 → int8).
+        const same = ins.map((x, i) => {
+          if (x.q.scale === q.scale && x.q.zp === q.zp) return x;
+          const r = addAct(`${name}/requantized_${i}`, x.shape, q);
+          emit({ op: Op.QUANTIZE, inputs: [x.index], outputs: [r.index] });
+          return r;
+        });
         emit({
           op: Op.CONCATENATION,
-          inputs: ins.map((x) => x.index),
+          inputs: same.map((x) => x.index),
           outputs: [y.index],
           options: { kind: 'concat', axis: rank === 4 ? NCHW_TO_NHWC_AXIS[axis]! : axis },
         });

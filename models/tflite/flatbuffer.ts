@@ -31,6 +31,7 @@ export const Op = {
   TRANSPOSE: 39,
   MEAN: 40,
   SUB: 41,
+  TRANSPOSE_CONV: 67,
   RESIZE_NEAREST_NEIGHBOR: 97,
   LEAKY_RELU: 98,
   QUANTIZE: 114,
@@ -66,6 +67,7 @@ export type Options =
       dilationH: number;
     }
   | { kind: 'pool'; padding: number; strideW: number; strideH: number; filterW: number; filterH: number }
+  | { kind: 'transposeConv'; padding: number; strideW: number; strideH: number }
   | { kind: 'fullyConnected'; activation: ActivationCode }
   | { kind: 'softmax'; beta: number }
   | { kind: 'concat'; axis: number }
@@ -169,6 +171,13 @@ function writeOptions(b: flatbuffers.Builder, o: Options): [number, number] {
       b.addFieldInt32(3, o.filterW, 0);
       b.addFieldInt32(4, o.filterH, 0);
       return [5, b.endObject()];
+    }
+    case 'transposeConv': {
+      b.startObject(3);
+      b.addFieldInt8(0, o.padding, 0);
+      b.addFieldInt32(1, o.strideW, 0);
+      b.addFieldInt32(2, o.strideH, 0);
+      return [49, b.endObject()];
     }
     case 'fullyConnected': {
       b.startObject(2);

@@ -41,6 +41,8 @@ interface WasmModule {
 }
 
 let loading: Promise<WasmModule> | undefined;
+/** What the interpreter last wrote to stderr (its reasons for refusing a model). */
+const stderrLines: string[] = [];
 
 function loadModule(): Promise<WasmModule> {
   loading ??= (async () => {
@@ -52,8 +54,14 @@ function loadModule(): Promise<WasmModule> {
     return factory({
       wasmBinary: readFileSync(path.join(dir, 'tflite_web_api_cc_simd.wasm')),
       locateFile: (f: string) => path.join(dir, f),
-      print: () => undefined,
-      printErr: () => undefined,
+      print: (line: string) => {
+        stderrLines.push(line);
+        if (stderrLines.length > 20) stderrLines.shift();
+      },
+      printErr: (line: string) => {
+        stderrLines.push(line);
+        if (stderrLines.length > 20) stderrLines.shift();
+      },
     });
   })();
   return loading;
@@ -83,6 +91,7 @@ export async function openTflite(bytes: Uint8Array): Promise<TfliteModelRunner> 
   const m = await loadModule();
   const ptr = m._malloc(bytes.length);
   m.HEAPU8.set(bytes, ptr);
+  stderrLines.length = 0;
   const created = m.TFLiteWebModelRunner.CreateFromBufferAndOptions(ptr, bytes.length, {
     numThreads: 1,
     enableProfiling: false,

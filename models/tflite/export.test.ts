@@ -391,6 +391,11 @@ describe('TFLite export (full integer)', () => {
     expect(() => exportTflite(bad, { inputShapes: { x: [1, 4] } })).toThrow(
       /Tanh node the_tanh: no TFLite int8/,
     );
+    // A QuantizeLinear with a zero scale (a corrupt or hand-edited model): refused, not written as NaN.
+    bad.graph!.initializer![0] = tensor('s', 'float32', [], Float32Array.of(0));
+    expect(() => exportTflite(bad, { inputShapes: { x: [1, 4] } })).toThrow(
+      /scale is missing, not a constant/,
+    );
   });
 
   it('TensorFlow Lite refuses bytes that are not a model with a clear error', async () => {

@@ -202,6 +202,8 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
   };
   const qparamsOf = (n: onnx.INodeProto): { scale: number[]; zp: number[]; type: number } => {
     const scale = scalarOf(n.input?.[1]);
+    if (scale.length === 0 || !scale.every((v) => v > 0 && Number.isFinite(v)))
+      throw unsupported(n, 'its scale is missing, not a constant, or not a positive number');
     const zpT = n.input?.[2] ? initOf(n.input[2]) : undefined;
     const zp = zpT ? (readInts(zpT) ?? [0]) : [0];
     const type = zpT?.dataType ?? DataType.UINT8;

@@ -380,7 +380,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
           tflite = { path: file, result };
         } catch (err) {
           if (!(err instanceof AppError) || err.code !== 'BAD_INPUT') throw err;
-          tflite = { error: `${err.message}${err.hint ? ` ${err.hint}` : ''}` };
+          tflite = { error: `${err.message.replace(/\.?$/, '.')}${err.hint ? ` ${err.hint}` : ''}` };
         }
       }
     }

@@ -242,6 +242,27 @@ describe('edgectl model commands', () => {
       expect.arrayContaining(['model.tflite', 'model_edgetpu.tflite', 'model.onnx']),
     );
     expect(verify(out2)).toMatch(/^OK:.*4 files intact/);
+
+    // A model the export cannot take whole (the recognizer's SVTR neck starts with a Transpose): the build still
+    // ships model.onnx, and the report names the node and says why there is nothing to compile.
+    const out3 = join(dir, 'rec-coral');
+    const rec = spawnSync(
+      process.execPath,
+      [cli, 'build', '--model', REAL_MODELS.rec, '--target', 'coral-edgetpu', '--precision', 'int8'].concat([
+        '--calibration',
+        'gen:ocr-lines:8',
+        '--out',
+        out3,
+      ]),
+      { encoding: 'utf8', timeout: 120_000, env: { ...env, EDGE_CONSOLE_DATA_DIR: coralData } },
+    );
+    expect(rec.status).toBe(0);
+    expect(rec.stdout).toMatch(/tflite\s+not exported: TFLite export: Transpose node p2o\.Transpose\.0: /);
+    expect(rec.stdout).toMatch(
+      /compile\s+skipped: edgetpu_compiler takes a full-integer TFLite model, and this one could not be exported/,
+    );
+    expect(readdirSync(out3)).not.toContain('model.tflite');
+    expect(readdirSync(out3)).toContain('model.onnx');
   });
 
   it('bad inputs get one clear line and no artifact', () => {

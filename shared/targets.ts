@@ -492,7 +492,7 @@ export const TARGETS: readonly TargetProfile[] = [
       weights: 'int8-symmetric-per-channel',
       fullInteger: true,
       format: 'tflite-full-integer',
-      note: 'Tensor parameters 8-bit (int8 or uint8), sizes constant at compile time, at most 3 innermost dimensions larger than 1. Convert the ONNX model to a full-integer TFLite model (e.g. onnx2tf) before edgetpu_compiler.',
+      note: 'Tensor parameters 8-bit (int8 or uint8), sizes constant at compile time, at most 3 innermost dimensions larger than 1. A static INT8 build exports the full-integer TFLite model (model.tflite) that edgetpu_compiler takes.',
     },
     compile: {
       name: 'edgetpu_compiler',

@@ -309,7 +309,7 @@ function checkPrecisionSupport(
         'not-quantized',
         'The model is float: the Edge TPU runs only full-integer 8-bit models.',
         {
-          hint: 'Quantize it (static int8 QDQ with calibration samples), convert to a full-integer TFLite model (onnx2tf, integer input/output), then run edgetpu_compiler.',
+          hint: 'Build it as static INT8 with calibration samples: the build quantizes every op and exports the full-integer TFLite model (model.tflite) edgetpu_compiler takes.',
         },
       );
     } else {
@@ -816,7 +816,7 @@ function checkShapes(target: TargetProfile, inputs: DynamicInput[], issues: Issu
       'dynamic-shape',
       `Inputs with dynamic dimensions: ${names}. The Edge TPU needs tensor sizes constant at compile time.`,
       {
-        hint: 'Fix the input shape when converting (e.g. onnx2tf -ois x:1,3,48,192, or re-export with a static shape).',
+        hint: 'A static INT8 build fixes the size from its calibration samples when it exports model.tflite; otherwise re-export the model with a static shape.',
       },
     );
   }

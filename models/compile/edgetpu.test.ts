@@ -166,6 +166,7 @@ describe('compileForEdgeTpu', () => {
     expect(err).toMatchObject({ code: 'ENVIRONMENT' });
     const hint = (err as { hint: string }).hint;
     expect(hint).toMatch(/x86-64 Debian\/Ubuntu/);
+    expect(hint).toMatch(/a static INT8 build for coral-edgetpu exports one \(model\.tflite/);
     expect(hint).toMatch(/onnx2tf/);
     expect(hint).toContain('edgetpu_compiler -s -o');
   });

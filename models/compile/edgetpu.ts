@@ -1,8 +1,8 @@
 /**
  * Coral Edge TPU: reading what `edgetpu_compiler` prints (its stdout, with or without -s, and the `<model>_edgetpu.log`
  * operation log it writes) and running it where it is installed. The compiler runs only on x86-64 Debian/Ubuntu
- * and takes a full-integer TensorFlow Lite model, so an ONNX model is converted first (onnx2tf with integer
- * quantization).
+ * and takes a full-integer TensorFlow Lite model: what a static INT8 build for the Edge TPU exports
+ * (models/tflite/export.ts), or what onnx2tf writes with integer quantization.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -183,7 +183,7 @@ export interface EdgeTpuCompileRun extends EdgeTpuCompileResult {
 }
 
 const MISSING_COMPILER_HINT =
-  'edgetpu_compiler runs only on x86-64 Debian/Ubuntu (apt-get install edgetpu-compiler from the coral-edgetpu-stable repository at packages.cloud.google.com), or in Coral’s Colab notebook. It takes a full-integer TensorFlow Lite model: convert the ONNX model first (e.g. onnx2tf -i model.onnx -oiqt with calibration data), then run edgetpu_compiler -s -o out/ model_full_integer_quant.tflite on such a machine.';
+  'edgetpu_compiler runs only on x86-64 Debian/Ubuntu (apt-get install edgetpu-compiler from the coral-edgetpu-stable repository at packages.cloud.google.com), or in Coral’s Colab notebook. It takes a full-integer TensorFlow Lite model: a static INT8 build for coral-edgetpu exports one (model.tflite in the artifact; or convert with onnx2tf -i model.onnx -oiqt and calibration data); run edgetpu_compiler -s -o out/ model.tflite on such a machine.';
 
 /** edgetpu_compiler arguments for compiling `tflitePath` into `outDir`. */
 export function edgeTpuCompilerArgs(
@@ -218,7 +218,7 @@ export async function compileForEdgeTpu(
   }
   if (head.subarray(4, 8).toString('latin1') !== 'TFL3') {
     throw new AppError('BAD_INPUT', `${tflitePath} is not a TensorFlow Lite model.`, {
-      hint: 'edgetpu_compiler takes a full-integer .tflite model; convert an ONNX model first (e.g. onnx2tf with integer quantization).',
+      hint: 'edgetpu_compiler takes a full-integer .tflite model: build the ONNX model for coral-edgetpu as static INT8, which exports one (model.tflite), or convert it with onnx2tf (integer quantization).',
     });
   }
   const tool = await requireTool('edgetpu_compiler', {

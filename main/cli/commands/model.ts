@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { lowAgreementAdvice } from '../../../shared/advice.js';
 import { AppError } from '../../../shared/errors.js';
 import { TARGET_IDS } from '../../../shared/targets.js';
 import { defaultDataDir, fleetDbPath, keysDir } from '../../core/paths.js';
@@ -129,6 +130,8 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       );
     }
   }
+  const advice = lowAgreementAdvice(r);
+  if (advice) lines.push(`  LOW AGREEMENT ${advice}`);
   lines.push(`  target       ${r.compat.ok ? 'OK' : 'PROBLEMS'}: ${r.compat.verdict}`);
   for (const i of r.compat.issues.filter((x) => x.severity !== 'info').slice(0, 6))
     lines.push(`               - [${i.severity}] ${i.message}`);

@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { lowAgreementAdvice } from '../../../shared/advice.js';
 import type { BuildRecord, VerifyResult } from '../../../shared/artifact.js';
 import type { BuildReport } from '../../../shared/contract.js';
 import type { CompatIssue, Severity, TargetProfile } from '../../../shared/targets.js';
@@ -613,6 +614,14 @@ export function BuildReportView({
                   <span data-testid="compile-message">{report.compile.message}</span>
                 </div>
               </div>
+              {lowAgreementAdvice(report) && (
+                <div className="report-section" data-testid="low-agreement">
+                  <div className="compat-verdict">
+                    <Verdict ok={false}>low agreement</Verdict>
+                    <span>{lowAgreementAdvice(report)}</span>
+                  </div>
+                </div>
+              )}
               <div className="report-section">
                 <h2>Output check against the source</h2>
                 {agreement ? (

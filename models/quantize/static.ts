@@ -26,6 +26,7 @@ import {
   type QdqResult,
 } from './qdq.js';
 import type { ActivationType } from './qparams.js';
+import { inferElemTypes, isFloatType } from './types.js';
 import { speedPass } from './speed.js';
 import {
   agreement,
@@ -312,11 +313,15 @@ export async function quantizeStatic(
   const plan = new Set<string>();
   const opOf = new Map<string, string>();
   const allKeys = new Set<string>();
+  // Integer shape arithmetic (Shape → Concat → Reshape, as exporters write it) is not float work to quantize.
+  const elemTypes = inferElemTypes(graph);
   (graph.node ?? []).forEach((n, i) => {
     const key = nodeKey(n, i);
     allKeys.add(key);
     opOf.set(key, n.opType ?? '');
     if (!ops.has(n.opType ?? '')) return;
+    const outType = elemTypes.get(n.output?.[0] ?? '');
+    if (outType !== undefined && !isFloatType(outType)) return;
     if (exclude.has(key) || exclude.has(n.opType ?? '')) {
       keptFloat.push({ node: key, opType: n.opType ?? '', reason: 'excluded by the user' });
       return;

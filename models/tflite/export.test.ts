@@ -391,6 +391,33 @@ describe('TFLite export (full integer)', () => {
     expect(() => exportTflite(bad, { inputShapes: { x: [1, 4] } })).toThrow(
       /Tanh node the_tanh: no TFLite int8/,
     );
+    // Weights with a nonzero zero point (asymmetric): TFLite's int8 kernels cannot take them.
+    const asym = model({
+      opset: 14,
+      graph: graph({
+        name: 'asym',
+        nodes: [
+          node('QuantizeLinear', ['x', 's', 'z'], ['xq']),
+          node('DequantizeLinear', ['xq', 's', 'z'], ['xd']),
+          node('DequantizeLinear', ['Wq', 'ws', 'wz'], ['W']),
+          node('MatMul', ['xd', 'W'], ['m'], { name: 'the_matmul' }),
+          node('QuantizeLinear', ['m', 's', 'z'], ['mq']),
+          node('DequantizeLinear', ['mq', 's', 'z'], ['y']),
+        ],
+        inputs: [valueInfo('x', 'float32', [1, 4])],
+        outputs: [valueInfo('y', 'float32', [1, 2])],
+        initializers: [
+          tensor('s', 'float32', [], Float32Array.of(0.01)),
+          tensor('z', 'uint8', [], Uint8Array.of(128)),
+          tensor('Wq', 'int8', [4, 2], Int8Array.of(1, 2, 3, 4, 5, 6, 7, 8)),
+          tensor('ws', 'float32', [], Float32Array.of(0.1)),
+          tensor('wz', 'int8', [], Int8Array.of(3)),
+        ],
+      }),
+    });
+    expect(() => exportTflite(asym, { inputShapes: { x: [1, 4] } })).toThrow(
+      /MatMul node the_matmul: its weights are not symmetric/,
+    );
     // A QuantizeLinear with a zero scale (a corrupt or hand-edited model): refused, not written as NaN.
     bad.graph!.initializer![0] = tensor('s', 'float32', [], Float32Array.of(0));
     expect(() => exportTflite(bad, { inputShapes: { x: [1, 4] } })).toThrow(

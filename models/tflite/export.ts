@@ -328,6 +328,14 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       data: bytesOf(Int32Array.from(values)),
     });
 
+  /** A quantized weight's codes as int8; TFLite's int8 kernels take symmetric weights (zero point 0) only. */
+  const weightCodes = (node: onnx.INodeProto, w: QConst): number[] => {
+    const shift = w.type === 'uint8' ? 128 : 0;
+    if (w.zeroPoints.some((z) => z !== shift))
+      throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
+    return shift ? w.values.map((v) => v - shift) : w.values;
+  };
+
   /**
    * Per-output-channel weight scales for TFLite. A channel whose weights are all zero carries whatever scale the
    * quantizer gave it (as small as 1e-37), which would make its int32 bias overflow and its requantization
@@ -628,9 +636,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
             ? Math.ceil(inW / strides[1]!)
             : convSize(inW, kw, strides[1]!, dil[1]!, 0, 0),
         ];
-        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
-        if (w.zeroPoints.some((z) => z !== (w.type === 'uint8' ? 128 : 0)))
-          throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
+        const wq = weightCodes(node, w);
         const filter = new Int8Array(wq.length);
         // OIHW → OHWI (CONV_2D) or 1HWO (DEPTHWISE_CONV_2D).
         for (let o = 0; o < O; o++)
@@ -697,12 +703,10 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET'
         )
           throw unsupported(node, 'padded transposed convolution (only unpadded ones are exported)');
-        if (w.zeroPoints.some((z) => z !== (w.type === 'uint8' ? 128 : 0)))
-          throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
+        const wq = weightCodes(node, w);
         const fused = fusedActivation(out);
         if (fused.node) handled.add(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
-        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
         // [I, O, kh, kw] → OHWI.
         const filter = new Int8Array(wq.length);
         for (let i = 0; i < I; i++)
@@ -993,7 +997,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         const [K, M] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
         // FULLY_CONNECTED weights are [out, in]; one scale for the tensor (what every int8 kernel accepts):
         // per-column codes are re-rounded to the largest column scale.
-        const wq = w.type === 'uint8' ? w.values.map((v) => v - 128) : w.values;
+        const wq = weightCodes(node, w);
         const colScale = (m: number): number => w.scales[w.scales.length === 1 ? 0 : m]!;
         const s = Math.max(...w.scales);
         const filter = new Int8Array(K * M);

@@ -153,6 +153,8 @@ const TfliteIo = z.object({
   shape: z.array(z.number()),
   onnxShape: z.array(z.number()),
   layout: z.enum(['NHWC', 'as-is']),
+  /** 'frontier': a value the ONNX tail of a split export reads, not a model output. */
+  role: z.literal('frontier').optional(),
 });
 
 /** build-report.json as the Builds page reads it (models/build/build.ts writes it). */
@@ -242,6 +244,16 @@ export const BuildReport = z.object({
         outputs: z.array(TfliteIo),
         operators: z.record(z.string(), z.number()),
         tensors: z.number(),
+        /** Where the export split the model: the rest ships as an ONNX model (file) for the device's CPU. */
+        split: z
+          .object({
+            at: z.object({ node: z.string(), opType: z.string(), reason: z.string() }),
+            file: z.string(),
+            nodes: z.number().int(),
+            inputs: z.array(z.string()),
+            outputs: z.array(z.string()),
+          })
+          .optional(),
         check: z.union([
           z.object({ cosine: Measure, minCosine: Measure, samples: z.number().int() }),
           z.object({ skipped: z.string() }),

@@ -42,7 +42,12 @@ import { writeArtifact, type ArtifactInputFile } from '../artifact/write.js';
 import { checkBuildSettings, hostArch } from './settings.js';
 import { loadOrCreateSigningKey } from '../artifact/signing.js';
 import { runCompileStep, type CompileOutcome } from './compile-step.js';
-import { exportTflite, TFLITE_INT8_OPS, type TfliteExportResult } from '../tflite/export.js';
+import {
+  exportTflite,
+  TFLITE_INT8_OPS,
+  type TfliteExportResult,
+  type TfliteSplit,
+} from '../tflite/export.js';
 import { tfliteAgreement, type TfliteAgreement } from '../tflite/check.js';
 
 export type BuildPrecision = 'fp32' | 'fp16' | 'int8';
@@ -145,6 +150,8 @@ export interface BuildReport {
     | (Pick<TfliteExportResult, 'inputs' | 'outputs' | 'operators' | 'tensors'> & {
         file: string;
         bytes: number;
+        /** The part TFLite did not take, shipped as an ONNX model for the device's CPU (see TfliteSplit). */
+        split?: Omit<TfliteSplit, 'model'> & { file: string };
         check: TfliteAgreement | { skipped: string };
       })
     | { error: string };
@@ -162,6 +169,9 @@ export interface BuildResult {
   manifest: Manifest;
   record: BuildRecord;
 }
+
+/** The ONNX tail of a split TFLite export, in the artifact. */
+const TAIL_FILE = 'model_tail.onnx';
 
 const STAGES: { stage: string; weight: number }[] = [
   { stage: 'read', weight: 0.03 },
@@ -371,12 +381,16 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
           const inputShapes = Object.fromEntries(
             Object.entries(first.feeds).map(([k, v]) => [k, [...v.dims]]),
           );
+          // What TFLite does not take here is left to an ONNX tail (model_tail.onnx) that onnxruntime runs on the
+          // device's CPU, after the Edge TPU part: the split the compatibility report describes.
           const result = exportTflite(outModel, {
             inputShapes,
             description: `${name} ${req.version} (Edge Console ${APP_VERSION})`,
+            split: true,
           });
           const file = path.join(scratch, 'model.tflite');
           await writeFile(file, result.bytes);
+          if (result.split) await writeFile(path.join(scratch, TAIL_FILE), encodeModel(result.split.model));
           tflite = { path: file, result };
         } catch (err) {
           if (!(err instanceof AppError) || err.code !== 'BAD_INPUT') throw err;
@@ -449,6 +463,9 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       ...(tflite && 'path' in tflite
         ? [{ from: tflite.path, path: 'model.tflite', role: 'model' as const }]
         : []),
+      ...(tflite && 'path' in tflite && tflite.result.split
+        ? [{ from: path.join(scratch, TAIL_FILE), path: TAIL_FILE, role: 'model' as const }]
+        : []),
       ...compile.files,
     ];
     const reportFile = path.join(scratch, 'build-report.json');
@@ -490,6 +507,17 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
                     outputs: tflite.result.outputs,
                     operators: tflite.result.operators,
                     tensors: tflite.result.tensors,
+                    ...(tflite.result.split
+                      ? {
+                          split: {
+                            at: tflite.result.split.at,
+                            file: TAIL_FILE,
+                            nodes: tflite.result.split.nodes,
+                            inputs: tflite.result.split.inputs,
+                            outputs: tflite.result.split.outputs,
+                          },
+                        }
+                      : {}),
                     check: tfliteCheck,
                   }
                 : { error: tflite.error },

@@ -4,7 +4,10 @@
  * Edge TPU compiler will take, not of the ONNX model it came from.
  */
 import { AppError } from '../../shared/errors.js';
-import type { CalibrationSample } from '../quantize/calibrate.js';
+import * as ort from 'onnxruntime-node';
+import { encodeModel } from '../onnx/io.js';
+import { createSession } from '../onnx/ort.js';
+import { toOrtFeeds, type CalibrationSample } from '../quantize/calibrate.js';
 import { cosine } from '../quantize/qparams.js';
 import type { TfliteExportResult } from './export.js';
 import { nchwToNhwc, nhwcToNchw } from './layout.js';
@@ -19,22 +22,32 @@ export interface TfliteAgreement {
 
 /**
  * Runs `bytes` (exported as `exported` describes) on each sample and compares every output with `reference[i]`
- * (by ONNX output name, NCHW). A sample whose input size differs from the exported one is refused: the file has
- * fixed sizes.
+ * (by ONNX output name, NCHW); a split export's tail runs in onnxruntime on the TFLite part's frontier values. A
+ * sample whose input size differs from the exported one is refused: the file has fixed sizes.
  */
 export async function tfliteAgreement(
   bytes: Uint8Array,
-  exported: Pick<TfliteExportResult, 'inputs' | 'outputs'>,
+  exported: Pick<TfliteExportResult, 'inputs' | 'outputs' | 'split'>,
   samples: readonly CalibrationSample[],
   reference: readonly Record<string, Float32Array>[],
   signal?: AbortSignal,
 ): Promise<TfliteAgreement> {
   const runner = await openTflite(bytes);
+  // A split export: the TFLite part's frontier outputs feed the ONNX tail in onnxruntime, as on the device.
+  const tail = exported.split ? await createSession(encodeModel(exported.split.model)) : undefined;
   try {
     let sum = 0;
     let n = 0;
     let min = 1;
-    samples.forEach((s, i) => {
+    const compare = (i: number, name: string, got: Float32Array): void => {
+      const ref = reference[i]?.[name];
+      if (!ref) return;
+      const c = cosine(ref, got);
+      sum += c;
+      min = Math.min(min, c);
+      n++;
+    };
+    for (const [i, s] of samples.entries()) {
       if (signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
       const inputs = exported.inputs.map((io) => {
         const feed = s.feeds[io.name];
@@ -49,18 +62,28 @@ export async function tfliteAgreement(
         return io.layout === 'NHWC' ? nchwToNhwc(data, io.onnxShape) : Float32Array.from(data);
       });
       const outs = runner.run(inputs);
+      const frontier: Record<string, ort.Tensor> = {};
       exported.outputs.forEach((io, k) => {
-        const ref = reference[i]?.[io.name];
         const got = outs[k];
-        if (!ref || !got) return;
-        const c = cosine(ref, io.layout === 'NHWC' ? nhwcToNchw(got, io.onnxShape) : got);
-        sum += c;
-        min = Math.min(min, c);
-        n++;
+        if (!got) return;
+        const value = io.layout === 'NHWC' ? nhwcToNchw(got, io.onnxShape) : got;
+        if (io.role === 'frontier') frontier[io.name] = new ort.Tensor('float32', value, io.onnxShape);
+        else compare(i, io.name, value);
       });
-    });
+      if (tail && exported.split) {
+        const feeds: Record<string, ort.Tensor> = { ...toOrtFeeds(s.feeds) };
+        for (const name of exported.split.inputs) if (frontier[name]) feeds[name] = frontier[name];
+        const wanted = Object.fromEntries(Object.entries(feeds).filter(([k]) => tail.inputNames.includes(k)));
+        const r = await tail.run(wanted);
+        for (const name of exported.split.outputs) {
+          const t = r[name];
+          if (t?.type === 'float32') compare(i, name, t.data as Float32Array);
+        }
+      }
+    }
     return { cosine: n ? sum / n : 1, minCosine: n ? min : 1, samples: samples.length };
   } finally {
     runner.close();
+    await tail?.release();
   }
 }

@@ -43,7 +43,11 @@ function randomSamples(n: number, dims: number[], seed: number): CalibrationSamp
 }
 
 /** Static INT8 as a full-integer (Edge TPU) build places it: uint8 activations, every exportable op. */
-async function fullInteger(m: onnx.IModelProto, src: CalibrationSource): Promise<onnx.ModelProto> {
+async function fullInteger(
+  m: onnx.IModelProto,
+  src: CalibrationSource,
+  exclude: string[] = [],
+): Promise<onnx.ModelProto> {
   const r = await quantizeStatic(m, src, {
     method: 'minmax',
     activationType: 'uint8',
@@ -51,6 +55,7 @@ async function fullInteger(m: onnx.IModelProto, src: CalibrationSource): Promise
     floatDepthwise: false,
     minChannelLevels: 0,
     quantizeOutputs: true,
+    exclude,
     evalSamples: 1,
   });
   return r.model;
@@ -342,18 +347,10 @@ describe('TFLite export (full integer)', () => {
     const dims = [1, 3, 16, 20];
     const m = smallNet();
     // Leave the depthwise convolution float: its input and output have no Q/DQ.
-    const r = await quantizeStatic(m, memory(randomSamples(4, dims, 7)), {
-      method: 'minmax',
-      activationType: 'uint8',
-      ops: TFLITE_INT8_OPS,
-      floatDepthwise: false,
-      minChannelLevels: 0,
-      exclude: ['dw'],
-      evalSamples: 1,
-    });
+    const q = await fullInteger(m, memory(randomSamples(4, dims, 7)), ['dw']);
     const err = (() => {
       try {
-        exportTflite(r.model, { inputShapes: { x: dims } });
+        exportTflite(q, { inputShapes: { x: dims } });
       } catch (e) {
         return e;
       }
@@ -363,6 +360,45 @@ describe('TFLite export (full integer)', () => {
     expect((err as AppError).code).toBe('BAD_INPUT');
     expect((err as AppError).message).toMatch(/TFLite export: .* (dw|hswish)/);
     expect((err as AppError).hint).toMatch(/full-integer/);
+  });
+
+  it('splits a model it cannot take whole: TFLite up to the first float node, an ONNX tail for the rest', async () => {
+    const dims = [1, 3, 16, 20];
+    const f32 = smallNet();
+    // The depthwise convolution left float: the Edge TPU part ends before it.
+    const r = { model: await fullInteger(f32, memory(randomSamples(6, dims, 17)), ['dw']) };
+    expect(() => exportTflite(r.model, { inputShapes: { x: dims } })).toThrow(/Conv node dw/);
+    const e = exportTflite(r.model, { inputShapes: { x: dims }, split: true });
+    expect(e.split?.at).toMatchObject({ node: 'dw', opType: 'Conv' });
+    expect(e.split?.at.reason).toMatch(/weights are not quantized/);
+    // Everything from dw on runs in the tail; the TFLite part hands it the value dw reads, in NCHW.
+    expect(e.operators).toMatchObject({ QUANTIZE: 1, PAD: 1, CONV_2D: 1, TRANSPOSE: 1, DEQUANTIZE: 1 });
+    expect(e.outputs).toEqual([
+      expect.objectContaining({ role: 'frontier', layout: 'as-is', onnxShape: [1, 8, 8, 10] }),
+    ]);
+    expect(e.split?.inputs).toEqual([e.outputs[0]!.name]);
+    expect(e.split?.outputs).toEqual(['y']);
+    expect(e.split?.model.graph?.node?.some((n) => n.name === 'dw')).toBe(true);
+    expect(e.split?.model.graph?.node?.some((n) => n.name === 'stem')).toBe(false);
+
+    // TFLite (in TensorFlow Lite) then the tail (in onnxruntime) computes what the QDQ model computes.
+    const samples = randomSamples(3, dims, 400);
+    const qdq: Record<string, Float32Array>[] = [];
+    const fp: Record<string, Float32Array>[] = [];
+    for (const s of samples) {
+      const x = s.feeds.x!.data as Float32Array;
+      qdq.push({ y: await runOnnx(r.model, x, dims) });
+      fp.push({ y: await runOnnx(f32, x, dims) });
+    }
+    const vsQdq = await tfliteAgreement(e.bytes, e, samples, qdq);
+    expect(vsQdq.minCosine).toBeGreaterThan(0.999);
+    expect((await tfliteAgreement(e.bytes, e, samples, fp)).cosine).toBeGreaterThan(0.98);
+
+    // A model whose very first op is float has nothing to put on the Edge TPU.
+    const first = await fullInteger(f32, memory(randomSamples(2, dims, 5)), ['stem']);
+    expect(() => exportTflite(first, { inputShapes: { x: dims }, split: true })).toThrow(
+      /Nothing before it exports either/,
+    );
   });
 
   it('refuses an input without a fixed size, and an op it has no int8 equivalent for', async () => {

@@ -18,13 +18,16 @@
  * - SOFTMAX and LOGISTIC outputs take TFLite's fixed int8 parameters (scale 1/256, zero point −128).
  * Shapes are fixed at export (the Edge TPU needs sizes constant at compile time): the caller gives the input's;
  * shape arithmetic (Shape → Slice → Concat → Reshape, as paddle2onnx writes it) is evaluated here.
- * Anything else (an op left float, an op with no TFLite equivalent here) is refused with the nodes named.
+ * Anything else (an op left float, an op with no TFLite equivalent here) is refused with the node named; or, with
+ * `split`, left with everything after it to an ONNX tail that onnxruntime runs on the device's CPU (TfliteSplit).
  */
 import { AppError } from '../../shared/errors.js';
 import { readFloatValues, readInts } from '../compat/graph-index.js';
 import { onnx } from '../onnx/schema.js';
 import { int64, tensorDims } from '../onnx/tensors.js';
 import { attribute } from '../passes/graph.js';
+import { tensor, valueInfo } from '../onnx/builder.js';
+import { inferElemTypes } from '../quantize/types.js';
 import { permuteLayout } from './layout.js';
 import {
   Activation,
@@ -70,6 +73,11 @@ export interface TfliteExportOptions {
   /** Static shape of each model input (NCHW as the ONNX model has it), e.g. from the calibration samples. */
   inputShapes: Record<string, readonly number[]>;
   description?: string;
+  /**
+   * Export what TFLite takes and leave the rest of the model to an ONNX tail (TfliteExportResult.split) instead
+   * of refusing it: the Edge TPU runs the TFLite part, onnxruntime the tail on the device's CPU.
+   */
+  split?: boolean;
 }
 
 export interface TfliteIo {
@@ -79,6 +87,8 @@ export interface TfliteIo {
   /** The ONNX model's shape (NCHW for 4-D). */
   onnxShape: number[];
   layout: 'NHWC' | 'as-is';
+  /** 'frontier': not a model output but a value the ONNX tail reads (see TfliteSplit). */
+  role?: 'frontier';
 }
 
 export interface TfliteExportResult {
@@ -88,6 +98,24 @@ export interface TfliteExportResult {
   /** TFLite operators by type, e.g. { CONV_2D: 20, ... }. */
   operators: Record<string, number>;
   tensors: number;
+  /** Present when the export split the model (TfliteExportOptions.split) and the whole did not export. */
+  split?: TfliteSplit;
+}
+
+/**
+ * The part of a model the TFLite export could not take, as an ONNX model of its own: every node from the first
+ * one TFLite does not take here, and each node that depends on one of those. Its inputs are the TFLite model's
+ * outputs of role 'frontier' (same names, ONNX layout, float) and any model input it reads directly; its outputs
+ * are the model outputs the TFLite part does not compute.
+ */
+export interface TfliteSplit {
+  /** The first node, in graph order, the export could not take, and why. */
+  at: { node: string; opType: string; reason: string };
+  model: onnx.ModelProto;
+  /** Nodes of the tail other than QuantizeLinear/DequantizeLinear. */
+  nodes: number;
+  inputs: string[];
+  outputs: string[];
 }
 
 interface QParams {
@@ -151,6 +179,105 @@ function unsupported(node: onnx.INodeProto, why: string): AppError {
   return new AppError('BAD_INPUT', `TFLite export: ${node.opType} node ${node.name ?? ''}: ${why}`, {
     hint: 'The Edge TPU needs a full-integer model: every op quantized and of a type TFLite runs in int8. See the compatibility report for where the graph would split.',
   });
+}
+
+/** What splitTail needs from the export's state. */
+interface SplitEnv {
+  /** The int8 value of an ONNX tensor the TFLite part computes (an activation or an op's output), if any. */
+  frontierAct: (name: string) => Act | undefined;
+  isModelInput: (name: string) => boolean;
+  /** Int values of shape arithmetic the export evaluated. */
+  shapeValues: ReadonlyMap<string, number[]>;
+  /** Makes `name` a TFLite output the tail reads (ONNX layout, float). */
+  frontier: (name: string, act: Act) => void;
+}
+
+/** The ONNX tail of a split export (see TfliteSplit): the failed nodes, and the constants they read. */
+function splitTail(
+  model: onnx.IModelProto,
+  failed: ReadonlySet<onnx.INodeProto>,
+  at: TfliteSplit['at'],
+  env: SplitEnv,
+): TfliteSplit {
+  const graph = model.graph ?? {};
+  const nodes = graph.node ?? [];
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    for (const o of n.output ?? []) if (o) producer.set(o, i);
+  });
+  const include = new Set<number>();
+  nodes.forEach((n, i) => {
+    if (failed.has(n)) include.add(i);
+  });
+  const graphInits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const elemTypes = inferElemTypes(graph);
+  const inits = new Map<string, onnx.ITensorProto>();
+  const inputs: onnx.IValueInfoProto[] = [];
+  const seen = new Set<string>();
+  const need = (name: string, reader: onnx.INodeProto): void => {
+    if (!name || seen.has(name)) return;
+    seen.add(name);
+    const p = producer.get(name);
+    if (p !== undefined && include.has(p)) return;
+    const act = env.frontierAct(name);
+    if (act) {
+      env.frontier(name, act);
+      inputs.push(valueInfo(name, 'float32', act.shape));
+      return;
+    }
+    if (env.isModelInput(name)) {
+      const vi = (graph.input ?? []).find((v) => v.name === name);
+      if (vi) inputs.push(vi);
+      return;
+    }
+    const init = graphInits.get(name);
+    if (init) {
+      inits.set(name, init);
+      return;
+    }
+    const values = env.shapeValues.get(name);
+    if (values) {
+      const type = elemTypes.get(name) === Number(DataType.INT32) ? 'int32' : 'int64';
+      inits.set(name, tensor(name, type, [values.length], values));
+      return;
+    }
+    // Constants, and quantized weights with their Q/DQ: the tail keeps the nodes that make them.
+    const maker = p !== undefined ? nodes[p] : undefined;
+    if (maker && ['Constant', 'QuantizeLinear', 'DequantizeLinear'].includes(maker.opType ?? '')) {
+      include.add(p!);
+      for (const i of maker.input ?? []) need(i, maker);
+      return;
+    }
+    throw new AppError(
+      'BAD_INPUT',
+      `TFLite export: cannot split the model before ${reader.opType} node ${reader.name ?? ''}: its input ${name} is neither computed in TFLite nor a constant`,
+      { hint: 'Build the model for the Edge TPU with static int8 quantization.' },
+    );
+  };
+  for (const n of nodes) if (failed.has(n)) for (const i of n.input ?? []) need(i, n);
+  const tailNodes = nodes.filter((_, i) => include.has(i));
+  const outputs = (graph.output ?? []).filter((o) => include.has(producer.get(o.name ?? '') ?? -1));
+  const used = new Set(tailNodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]));
+  // The source's IR version, opsets, metadata and functions; its own graph and description.
+  const tail = onnx.ModelProto.create({
+    ...model,
+    docString: `The part of ${graph.name ?? 'the model'} that runs on the CPU after its TFLite export (split at ${at.node}).`,
+    graph: {
+      name: `${graph.name ?? 'model'}_tail`,
+      node: tailNodes,
+      initializer: [...inits.values()],
+      input: inputs,
+      output: outputs,
+      valueInfo: (graph.valueInfo ?? []).filter((v) => used.has(v.name ?? '')),
+    },
+  });
+  return {
+    at,
+    model: tail,
+    nodes: tailNodes.filter((n) => !/^(Quantize|Dequantize)Linear$/.test(n.opType ?? '')).length,
+    inputs: inputs.map((v) => v.name ?? ''),
+    outputs: outputs.map((o) => o.name ?? ''),
+  };
 }
 
 export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions): TfliteExportResult {
@@ -267,6 +394,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
   /** Registers a computed int8 tensor as the value of each QuantizeLinear reading `out`. */
   const produced = (out: string, act: Act): void => {
     shapes.set(out, act.shape);
+    computed.set(out, act);
     for (const c of consumers.get(out) ?? [])
       if (c.opType === 'QuantizeLinear' && c.output?.[0]) {
         handled.add(c);
@@ -279,6 +407,8 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
    * parameters (SOFTMAX, LOGISTIC): the tensor holds the same real values in other codes.
    */
   const quantizedOut = new Map<string, { act: Act; q: QParams }>();
+  /** The int8 tensor each computed ONNX tensor (an op's output, before its QuantizeLinear) became. */
+  const computed = new Map<string, Act>();
 
   /** A constant operand as an int8 tensor (NHWC-broadcastable against a 4-D activation when `nhwcOf` is). */
   const constOperand = (node: onnx.INodeProto, name: string, rankOf: number): number => {
@@ -396,6 +526,23 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       data: bytesOf(Int32Array.from(real, (v, i) => Math.round(v / scales[i]!))),
       quantization: { scale: scales, zeroPoint: new Array<number>(channels).fill(0), dimension: 0 },
     });
+  };
+
+  /** A 4-D int8 activation transposed from TFLite's NHWC back to the ONNX (NCHW) order. */
+  const toNchw = (x: Act, name: string): Act => {
+    const index = addTensor({
+      name: `${name}/nchw`,
+      shape: [...x.shape],
+      type: TensorType.INT8,
+      quantization: { scale: [x.q.scale], zeroPoint: [x.q.zp] },
+    });
+    emit({
+      op: Op.TRANSPOSE,
+      inputs: [x.index, int32Const(`${name}/perm`, [0, 3, 1, 2])],
+      outputs: [index],
+      options: { kind: 'transpose' },
+    });
+    return { index, shape: x.shape, q: x.q };
   };
 
   /** A scalar int8 constant with the given real value (one code, exact up to its scale). */
@@ -547,25 +694,25 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
     });
   };
 
-  for (const node of nodes) {
-    if (handled.has(node)) continue;
+  /** Converts one node (or records it as handled); throws `unsupported` for what TFLite does not take here. */
+  const exportNode = (node: onnx.INodeProto): void => {
     const op = node.opType ?? '';
     const out = node.output?.[0] ?? '';
     const name = node.name || out;
-    if (op === 'Constant') continue;
-    if (evalShapeOp(node)) continue;
+    if (op === 'Constant') return;
+    if (evalShapeOp(node)) return;
     if (op === 'QuantizeLinear') {
       const x = node.input?.[0] ?? '';
       const fi = floatInputs.get(x);
       if (!fi) {
-        if (initOf(x)) continue; // a quantized constant (weights are stored quantized already)
+        if (initOf(x)) return; // a quantized constant (weights are stored quantized already)
         throw unsupported(node, `quantizes ${x}, which no quantized op computes (a float op runs before it)`);
       }
       const p = qparamsOf(node);
       const a = addAct(out, fi.shape, { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) });
       emit({ op: Op.QUANTIZE, inputs: [fi.index], outputs: [a.index] });
       quantizedOut.set(out, { act: a, q: a.q });
-      continue;
+      return;
     }
     if (op === 'DequantizeLinear') {
       const x = node.input?.[0] ?? '';
@@ -582,7 +729,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           axis: intAttr(node, 'axis', 1),
           type: t.dataType === DataType.UINT8 ? 'uint8' : t.dataType === DataType.INT32 ? 'int32' : 'int8',
         });
-        continue;
+        return;
       }
       const entry = quantizedOut.get(x);
       if (!entry) throw unsupported(node, `dequantizes ${x}, which is not a quantized tensor of this graph`);
@@ -604,7 +751,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       acts.set(out, a);
       shapes.set(out, a.shape);
       if (graphOutputs.has(out)) dequantizeOutput(a, out);
-      continue;
+      return;
     }
 
     switch (op) {
@@ -958,19 +1105,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         const { q } = outputQ(node, out);
         // NHWC data reads in NCHW order only when H = W = 1 (or C = 1); otherwise transpose back first.
         if (x.shape.length === 4 && x.shape[2]! * x.shape[3]! > 1 && x.shape[1]! > 1) {
-          const t = addTensor({
-            name: `${name}/nchw`,
-            shape: [...x.shape],
-            type: TensorType.INT8,
-            quantization: { scale: [x.q.scale], zeroPoint: [x.q.zp] },
-          });
-          emit({
-            op: Op.TRANSPOSE,
-            inputs: [x.index, int32Const(`${name}/perm`, [0, 3, 1, 2])],
-            outputs: [t],
-            options: { kind: 'transpose' },
-          });
-          x = { index: t, shape: x.shape, q: x.q };
+          x = toNchw(x, name);
         }
         if (target.length === 4 && target[2]! * target[3]! > 1 && target[1]! > 1)
           throw unsupported(node, 'reshape into a 4-D tensor with spatial extent');
@@ -1106,7 +1241,69 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       default:
         throw unsupported(node, `no TFLite int8 equivalent is exported for ${op}`);
     }
+  };
+
+  // Nodes in graph order. With `split`, a node the export cannot take (and everything that depends on it) is left
+  // to the ONNX tail: what it had added to the TFLite graph is rolled back.
+  const failed = new Set<onnx.INodeProto>();
+  let splitAt: TfliteSplit['at'] | undefined;
+  for (const node of nodes) {
+    if (handled.has(node)) continue;
+    if (!opts.split) {
+      exportNode(node);
+      continue;
+    }
+    const mark = { tensors: tensors.length, operators: operators.length, handled: new Set(handled) };
+    try {
+      exportNode(node);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'BAD_INPUT') throw err;
+      tensors.length = mark.tensors;
+      operators.length = mark.operators;
+      handled.clear();
+      for (const h of mark.handled) handled.add(h);
+      failed.add(node);
+      splitAt ??= {
+        node: node.name || (node.output?.[0] ?? ''),
+        opType: node.opType ?? '',
+        reason: err.message,
+      };
+    }
   }
+  let split: TfliteSplit | undefined;
+  if (splitAt) {
+    const computes = operators.filter(
+      (o) => o.op !== Op.QUANTIZE && o.op !== Op.DEQUANTIZE && o.op !== Op.TRANSPOSE,
+    ).length;
+    if (computes === 0)
+      throw new AppError(
+        'BAD_INPUT',
+        `${splitAt.reason.replace(/\.?$/, '.')} Nothing before it exports either.`,
+        {
+          hint: 'The Edge TPU needs the model quantized from its input on: build it for the Edge TPU with static int8 quantization.',
+        },
+      );
+    split = splitTail(model, failed, splitAt, {
+      shapeValues,
+      frontierAct: (t) => acts.get(t) ?? computed.get(t),
+      isModelInput: (t) => floatInputs.has(t),
+      frontier: (t, a) => {
+        // The tail reads the ONNX layout: 4-D values go back to NCHW (int8, before dequantizing).
+        const index = a.shape.length === 4 ? toNchw(a, t).index : a.index;
+        const out = addTensor({ name: t, shape: [...a.shape], type: TensorType.FLOAT32 });
+        emit({ op: Op.DEQUANTIZE, inputs: [index], outputs: [out] });
+        outputIndex.push(out);
+        outputsOut.push({
+          name: t,
+          shape: [...a.shape],
+          onnxShape: [...a.shape],
+          layout: 'as-is',
+          role: 'frontier',
+        });
+      },
+    });
+  }
+
   if (outputIndex.length === 0)
     throw new AppError('BAD_INPUT', 'TFLite export: no model output is quantized', {
       hint: 'Build the model for the Edge TPU with static int8 quantization.',
@@ -1120,5 +1317,12 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
   });
   const counts: Record<string, number> = {};
   for (const o of operators) counts[OP_NAMES[o.op] ?? String(o.op)] = (counts[OP_NAMES[o.op] ?? ''] ?? 0) + 1;
-  return { bytes, inputs: inputsOut, outputs: outputsOut, operators: counts, tensors: tensors.length };
+  return {
+    bytes,
+    inputs: inputsOut,
+    outputs: outputsOut,
+    operators: counts,
+    tensors: tensors.length,
+    ...(split ? { split } : {}),
+  };
 }

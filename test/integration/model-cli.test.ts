@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../../models/onnx/testing.js';
+import type { BuildReport } from '../../shared/contract.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const cli = join(root, 'dist', 'edgectl.cjs');
@@ -243,8 +244,9 @@ describe('edgectl model commands', () => {
     );
     expect(verify(out2)).toMatch(/^OK:.*4 files intact/);
 
-    // A model the export cannot take whole (the recognizer's SVTR neck starts with a Transpose): the build still
-    // ships model.onnx, and the report names the node and says why there is nothing to compile.
+    // A model the export cannot take whole (the recognizer's SVTR neck starts with a Transpose): the TFLite model
+    // ends there and the rest ships as an ONNX tail for the device's CPU; both are checked together against the
+    // source, and the compiler gets the TFLite part.
     const out3 = join(dir, 'rec-coral');
     const rec = spawnSync(
       process.execPath,
@@ -254,15 +256,32 @@ describe('edgectl model commands', () => {
         '--out',
         out3,
       ]),
-      { encoding: 'utf8', timeout: 120_000, env: { ...env, EDGE_CONSOLE_DATA_DIR: coralData } },
+      {
+        encoding: 'utf8',
+        timeout: 180_000,
+        env: { ...env, EDGE_CONSOLE_DATA_DIR: coralData, PATH: '/usr/bin:/bin' },
+      },
     );
     expect(rec.status).toBe(0);
-    expect(rec.stdout).toMatch(/tflite\s+not exported: TFLite export: Transpose node p2o\.Transpose\.0: /);
     expect(rec.stdout).toMatch(
-      /compile\s+skipped: edgetpu_compiler takes a full-integer TFLite model, and this one could not be exported/,
+      /split at p2o\.Transpose\.0 \(Transpose\): the rest \(\d+ nodes\) is model_tail\.onnx, for onnxruntime on the device's CPU/,
     );
-    expect(readdirSync(out3)).not.toContain('model.tflite');
-    expect(readdirSync(out3)).toContain('model.onnx');
+    const recCheck = /in TensorFlow Lite \+ model_tail\.onnx in onnxruntime: output cosine ([\d.]+)/.exec(
+      rec.stdout,
+    );
+    expect(Number(recCheck?.[1])).toBeGreaterThan(0.9);
+    expect(rec.stdout).toMatch(/compile\s+skipped: edgetpu_compiler was not found here .*model\.tflite/);
+    expect(readdirSync(out3)).toEqual(
+      expect.arrayContaining(['model.onnx', 'model.tflite', 'model_tail.onnx']),
+    );
+    expect(verify(out3)).toMatch(/^OK:.*4 files intact/);
+    const recReport = JSON.parse(readFileSync(join(out3, 'build-report.json'), 'utf8')) as BuildReport;
+    const t = recReport.tflite;
+    expect(t && 'split' in t ? t.split : undefined).toMatchObject({
+      at: { node: 'p2o.Transpose.0', opType: 'Transpose' },
+      file: 'model_tail.onnx',
+      outputs: ['softmax_11.tmp_0'],
+    });
   });
 
   it('bad inputs get one clear line and no artifact', () => {

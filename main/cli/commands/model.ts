@@ -121,12 +121,19 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
         .map(([op, n]) => `${op} ${n}`)
         .join(', ');
       const io = (xs: typeof t.inputs): string => xs.map((x) => `${x.name} ${x.shape.join('×')}`).join(', ');
+      const outs = t.outputs.filter((x) => x.role !== 'frontier');
       lines.push(
         `  tflite       ${t.file}, ${(t.bytes / 1e6).toFixed(2)} MB, full integer: ${ops}`,
-        `               input ${io(t.inputs)} (${t.inputs.some((x) => x.layout === 'NHWC') ? 'NHWC' : 'as ONNX'}), output ${io(t.outputs)}`,
+        `               input ${io(t.inputs)} (${t.inputs.some((x) => x.layout === 'NHWC') ? 'NHWC' : 'as ONNX'})${outs.length > 0 ? `, output ${io(outs)}` : ''}`,
+      );
+      if (t.split)
+        lines.push(
+          `               split at ${t.split.at.node} (${t.split.at.opType}): the rest (${t.split.nodes} nodes) is ${t.split.file}, for onnxruntime on the device's CPU; it reads ${t.split.inputs.join(', ')}`,
+        );
+      lines.push(
         'skipped' in t.check
           ? `               TFLite check skipped: ${t.check.skipped}`
-          : `               in TensorFlow Lite: output cosine ${t.check.cosine.toFixed(5)} (min ${t.check.minCosine.toFixed(5)}) vs the source on ${t.check.samples} samples`,
+          : `               in TensorFlow Lite${t.split ? ` + ${t.split.file} in onnxruntime` : ''}: output cosine ${t.check.cosine.toFixed(5)} (min ${t.check.minCosine.toFixed(5)}) vs the source on ${t.check.samples} samples`,
       );
     }
   }

@@ -51,6 +51,7 @@ function TfliteExport({ t }: { t: NonNullable<BuildReport['tflite']> }) {
     );
   const ops = Object.entries(t.operators).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const io = (xs: typeof t.inputs) => xs.map((x) => `${x.name} ${x.shape.join('×')}`).join(', ');
+  const outputs = t.outputs.filter((x) => x.role !== 'frontier');
   return (
     <div className="report-section" data-testid="tflite-export">
       <h2>TensorFlow Lite model</h2>
@@ -63,14 +64,30 @@ function TfliteExport({ t }: { t: NonNullable<BuildReport['tflite']> }) {
       </div>
       <div className="small">
         Input {io(t.inputs)}
-        {t.inputs.some((x) => x.layout === 'NHWC') ? ' (NHWC)' : ''} · output {io(t.outputs)}
+        {t.inputs.some((x) => x.layout === 'NHWC') ? ' (NHWC)' : ''}
+        {outputs.length > 0 ? <> · output {io(outputs)}</> : null}
       </div>
+      {t.split && (
+        <div className="small" data-testid="tflite-split">
+          <Verdict ok={false}>split</Verdict> Exported up to <code>{t.split.at.node}</code> (
+          {t.split.at.opType}
+          ), the first node TFLite does not take here. The rest, {t.split.nodes} nodes, ships as{' '}
+          <code>{t.split.file}</code> for onnxruntime on the device&apos;s CPU, reading{' '}
+          {t.split.inputs.map((x, i) => (
+            <span key={x}>
+              {i > 0 ? ', ' : ''}
+              <code>{x}</code>
+            </span>
+          ))}{' '}
+          from the TFLite model.
+        </div>
+      )}
       <div className="small" data-testid="tflite-check">
         {'skipped' in t.check ? (
           <span className="muted">TensorFlow Lite check skipped: {t.check.skipped}.</span>
         ) : (
           <>
-            In TensorFlow Lite: cosine{' '}
+            In TensorFlow Lite{t.split ? <> + {t.split.file} in onnxruntime</> : null}: cosine{' '}
             <b className={`level-${cosineLevel(t.check.cosine)}`}>{formatCosine(t.check.cosine)}</b> (lowest{' '}
             {formatCosine(t.check.minCosine)}) against the source on {t.check.samples} samples.
           </>

@@ -182,6 +182,8 @@ export const BuildReport = z.object({
       nodesAfter: z.number(),
     }),
     opset: z.object({ from: z.number(), to: z.number(), rewritten: z.number() }),
+    /** x86-64 CPU builds: scalar Mul/Add turned into BatchNormalization for onnxruntime's NCHWc layout. */
+    affineToBatchNorm: z.number().optional(),
   }),
   fp16: z
     .object({

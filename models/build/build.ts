@@ -23,7 +23,7 @@ import { onnx } from '../onnx/schema.js';
 import type { CleanupReport } from '../passes/cleanup.js';
 import { convertToFloat16, type Fp16Report } from '../passes/fp16.js';
 import type { FuseElementwiseReport } from '../passes/fuse-elementwise.js';
-import { defaultOpset, prepareFp32 } from './prepare.js';
+import { cpuLayout, defaultOpset, prepareFp32 } from './prepare.js';
 import { openSampleSource, type ModelInputInfo, type SampleSource } from '../data/dataset.js';
 import type { PresetName } from '../data/preprocess.js';
 import { type CalibrationMethod } from '../quantize/calibrate.js';
@@ -122,6 +122,8 @@ export interface BuildReport {
   cleanup: Pick<CleanupReport, 'foldedConstants' | 'fusedBatchNorms' | 'removedNodes'> & {
     fused: FuseElementwiseReport;
     opset: { from: number; to: number; rewritten: number };
+    /** x86-64 CPU builds: scalar Mul/Add turned into BatchNormalization (prepare.ts cpuLayout). */
+    affineToBatchNorm?: number;
   };
   fp16: Fp16Report | null;
   quantization: {
@@ -364,6 +366,14 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         },
       };
     }
+    // x86-64 CPU builds (FP32 and INT8; FP16 runs no float32 scalars): scalar affines onnxruntime would run
+    // outside its blocked layout become BatchNormalization (exact).
+    let affineToBN = 0;
+    if (target.kind === 'cpu' && precision !== 'fp16') {
+      const l = cpuLayout(outModel, target.arch);
+      outModel = l.model;
+      affineToBN = l.affineToBatchNorm;
+    }
     check(req.signal);
     const modelFile = path.join(scratch, 'model.onnx');
     const bytes = encodeModel(outModel);
@@ -491,6 +501,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         fusedBatchNorms: prepared.cleanup.fusedBatchNorms,
         removedNodes: prepared.cleanup.removedNodes,
         fused: prepared.fused,
+        affineToBatchNorm: affineToBN,
         opset: prepared.opset,
       },
       fp16,

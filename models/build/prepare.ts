@@ -8,6 +8,7 @@ import { cleanupGraph, type CleanupReport } from '../passes/cleanup.js';
 import { fuseBatchNormIntoConvInPlace } from '../passes/fuse-batchnorm.js';
 import { fuseElementwise, type FuseElementwiseReport } from '../passes/fuse-elementwise.js';
 import { upgradeOpset } from '../passes/opset.js';
+import { affineToBatchNorm } from '../passes/affine-batchnorm.js';
 
 export function defaultOpset(model: onnx.IModelProto): number {
   return Math.max(
@@ -63,4 +64,18 @@ export function prepareFp32(source: onnx.IModelProto): {
     opset: { from, to: defaultOpset(fused.model), rewritten },
     fused: fused.report,
   };
+}
+
+/**
+ * The last step of an x86-64 CPU build, FP32 or INT8 alike: scalar Mul/Add on float activations become
+ * BatchNormalization, which onnxruntime runs in its blocked NCHWc layout (see affine-batchnorm.ts). Other CPU
+ * types get the model unchanged: the blocked layout is onnxruntime's x86 path.
+ */
+export function cpuLayout(
+  model: onnx.ModelProto,
+  arch: string | undefined,
+): { model: onnx.ModelProto; affineToBatchNorm: number } {
+  if (arch !== 'x86_64') return { model, affineToBatchNorm: 0 };
+  const r = affineToBatchNorm(model);
+  return { model: r.model, affineToBatchNorm: r.rewritten };
 }

@@ -18,7 +18,8 @@ import * as ort from 'onnxruntime-node';
 import { readModel, encodeModel } from '../../models/onnx/io.js';
 import { inspectModel } from '../../models/onnx/inspect.js';
 import { REAL_MODELS } from '../../models/onnx/testing.js';
-import { prepareFp32 } from '../../models/build/prepare.js';
+import { cpuLayout, prepareFp32 } from '../../models/build/prepare.js';
+import { hostArch } from '../../models/build/settings.js';
 import { modelInputs } from '../../models/build/build.js';
 import { openSampleSource } from '../../models/data/dataset.js';
 import { decodeRecOutput, loadRecDictionary, normalizeRecText } from '../../models/data/ctc.js';
@@ -169,7 +170,9 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
 
   const prep = prepareFp32(src.proto);
   const fp32Build = join(dir, `${name}.fp32.onnx`);
-  writeFileSync(fp32Build, encodeModel(prep.model));
+  // The last step of a CPU build for this computer's CPU type, as `edgectl build` runs it (FP32 and INT8 alike).
+  const forCpu = (m: typeof prep.model): Uint8Array => encodeModel(cpuLayout(m, hostArch()).model);
+  writeFileSync(fp32Build, forCpu(prep.model));
   log(`${name}: quantizing (static INT8, ${METHOD}, accuracy budget ${BUDGET})`);
   const t0 = performance.now();
   let calibratedAt = 0;
@@ -202,7 +205,7 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
   });
   const quantizeS = (performance.now() - t0) / 1000;
   const int8Path = join(dir, `${name}.int8.onnx`);
-  writeFileSync(int8Path, encodeModel(q.model));
+  writeFileSync(int8Path, forCpu(q.model));
   // What this CPU allows at most: every quantizable layer int8 (depthwise and poorly resolved activations too),
   // accuracy ignored. Timed in the same round-robin; 8 calibration samples are enough to place it.
   log(`${name}: quantizing every layer (the speed ceiling, accuracy ignored)`);
@@ -216,7 +219,7 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
     evalSamples: 1,
   });
   const allPath = join(dir, `${name}.int8-all.onnx`);
-  writeFileSync(allPath, encodeModel(all.model));
+  writeFileSync(allPath, forCpu(all.model));
   const files = { fp32: srcPath, fp32_build: fp32Build, int8: int8Path, int8_all: allPath };
   const feeds = toOrtFeeds(held[0]!.feeds);
   log(`${name}: timing (${RUNS} round-robin runs per model, 1 thread and all threads)`);

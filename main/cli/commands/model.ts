@@ -78,7 +78,7 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
     `Built ${r.name} ${r.version} for ${r.target} (${r.precision}${r.mode ? ` ${r.mode}` : ''}) in ${(r.durationMs / 1000).toFixed(1)} s`,
     `  artifact     ${dir}`,
     `  size         ${mb(r.source.fileBytes)} → ${mb(r.output.fileBytes)} (×${r.sizeRatio.toFixed(3)})`,
-    `  nodes        ${r.source.nodes} → ${r.output.nodes} (cleanup: ${r.cleanup.foldedConstants} constants folded, ${r.cleanup.fusedBatchNorms} BatchNorms and ${r.cleanup.fused.foldedIntoConvOutput + r.cleanup.fused.foldedIntoConvInput} Mul/Add fused into Conv, ${r.cleanup.fused.hardSwish} HardSwish; opset ${r.cleanup.opset.from} → ${r.cleanup.opset.to})`,
+    `  nodes        ${r.source.nodes} → ${r.output.nodes} (cleanup: ${r.cleanup.foldedConstants} constants folded, ${r.cleanup.fusedBatchNorms} BatchNorms and ${r.cleanup.fused.foldedIntoConvOutput + r.cleanup.fused.foldedIntoConvInput} Mul/Add fused into Conv, ${r.cleanup.fused.hardSwish} HardSwish${r.cleanup.affineToBatchNorm ? `, ${r.cleanup.affineToBatchNorm} scalar Mul/Add → BatchNormalization` : ''}; opset ${r.cleanup.opset.from} → ${r.cleanup.opset.to})`,
   ];
   if (r.quantization) {
     const q = r.quantization;

@@ -163,7 +163,13 @@ function Comparison({ report }: { report: BuildReport }) {
         Cleanup: {report.cleanup.foldedConstants} constants folded, {report.cleanup.fusedBatchNorms}{' '}
         BatchNorms fused, {report.cleanup.fused.hardSwish} HardSwish fused,{' '}
         {report.cleanup.fused.foldedIntoConvInput + report.cleanup.fused.foldedIntoConvOutput} Mul/Add folded
-        into Conv, {report.cleanup.removedNodes} nodes removed; opset {report.cleanup.opset.from} →{' '}
+        into Conv,{' '}
+        {report.cleanup.affineToBatchNorm ? (
+          <span title="onnxruntime runs BatchNormalization in its blocked NCHWc layout on x86-64; a scalar Mul/Add makes it reorder the data out and back">
+            {report.cleanup.affineToBatchNorm} scalar Mul/Add → BatchNormalization,{' '}
+          </span>
+        ) : null}
+        {report.cleanup.removedNodes} nodes removed; opset {report.cleanup.opset.from} →{' '}
         {report.cleanup.opset.to}.
       </div>
       <details className="ops-details">

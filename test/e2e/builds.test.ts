@@ -167,6 +167,32 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     await page.setViewportSize({ width: 1440, height: 1000 });
   }, 90_000);
 
+  it('splits a model the TFLite export cannot take whole: the Edge TPU part and an ONNX tail, checked together', async () => {
+    const { page } = b;
+    // The PP-OCRv4 recognizer: a CNN backbone, then an SVTR neck (LayerNorm, attention) the Edge TPU cannot run.
+    await page.locator('[data-testid="model-file-input"]').setInputFiles(REAL_MODELS.rec);
+    await page
+      .getByTestId('model-file-name')
+      .getByText('ch_PP-OCRv4_rec_infer.onnx')
+      .waitFor({ timeout: 30_000 });
+    await page.getByTestId('target-select').selectOption('coral-edgetpu');
+    await page.locator('[data-calibration="generated"]').click();
+    await page.getByRole('combobox', { name: 'Generated data' }).selectOption('ocr-lines');
+    await page.locator('input[name="samples"]').fill('6');
+    await page.locator('input[name="name"]').fill('rec-coral-e2e');
+    await page.getByTestId('build-button').click();
+    const split = page.getByTestId('tflite-split');
+    await split.waitFor({ timeout: 120_000 });
+    expect(await split.textContent()).toMatch(
+      /Exported up to p2o\.Transpose\.0 \(Transpose\).*The rest, \d+ nodes, ships as model_tail\.onnx/,
+    );
+    const check = await page.getByTestId('tflite-check').textContent();
+    expect(check).toMatch(/In TensorFlow Lite \+ model_tail\.onnx in onnxruntime: cosine/);
+    expect(Number(/cosine\s*([\d.]+)/.exec(check ?? '')?.[1])).toBeGreaterThan(0.9);
+    await split.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('e2e-builds-coral-split') });
+  }, 150_000);
+
   it('ran without page errors or CSP violations', () => {
     // 400 (the file that is not a model) and 409 (the repeated version) are answers the tests asked for.
     const problems = b.problems.filter((p) => !/status of (400|409)/.test(p));

@@ -467,6 +467,27 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
   };
 
   /**
+   * Zeroes the codes of output channels whose weights cannot move the output. A requantization multiplier (input
+   * scale × weight scale / output scale) below 2^-32 keeps the channel's whole sum under K·4e-6 of one output
+   * step, for K inputs per output; integer kernels refuse such multipliers (XNNPACK rejects the tensor, and
+   * TFLite then drops its delegate and runs every op in its reference kernels, ~100× slower). BatchNorm folding
+   * leaves such channels, with weight scales down to 1e-42; as zeros, channelScales gives them a usable scale.
+   */
+  const vanishingToZero = (
+    codes: number[],
+    scales: readonly number[],
+    channels: number,
+    channelOf: (index: number) => number,
+    q: { input: number; output: number },
+  ): number[] => {
+    const tiny = Array.from(
+      { length: channels },
+      (_, o) => (q.input * scales[scales.length === channels ? o : 0]!) / q.output < 2 ** -32,
+    );
+    return tiny.some(Boolean) ? codes.map((v, i) => (tiny[channelOf(i)] ? 0 : v)) : codes;
+  };
+
+  /**
    * Per-output-channel weight scales for TFLite. A channel whose weights are all zero carries whatever scale the
    * quantizer gave it (as small as 1e-37), which would make its int32 bias overflow and its requantization
    * multiplier underflow; any scale represents zeros, so it gets the largest of the others.
@@ -783,7 +804,10 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
             ? Math.ceil(inW / strides[1]!)
             : convSize(inW, kw, strides[1]!, dil[1]!, 0, 0),
         ];
-        const wq = weightCodes(node, w);
+        const wq = vanishingToZero(weightCodes(node, w), w.scales, O, (i) => Math.floor(i / (Ig * kh * kw)), {
+          input: x.q.scale,
+          output: q.scale,
+        });
         const filter = new Int8Array(wq.length);
         // OIHW → OHWI (CONV_2D) or 1HWO (DEPTHWISE_CONV_2D).
         for (let o = 0; o < O; o++)
@@ -850,10 +874,13 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET'
         )
           throw unsupported(node, 'padded transposed convolution (only unpadded ones are exported)');
-        const wq = weightCodes(node, w);
         const fused = fusedActivation(out);
         if (fused.node) handled.add(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
+        const wq = vanishingToZero(weightCodes(node, w), w.scales, O, (i) => Math.floor(i / (kh * kw)) % O, {
+          input: x.q.scale,
+          output: q.scale,
+        });
         // [I, O, kh, kw] → OHWI.
         const filter = new Int8Array(wq.length);
         for (let i = 0; i < I; i++)

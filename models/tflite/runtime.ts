@@ -76,6 +76,11 @@ export interface TfliteTensorInfo {
 export interface TfliteModelRunner {
   inputs: TfliteTensorInfo[];
   outputs: TfliteTensorInfo[];
+  /**
+   * What the interpreter said while loading the model, e.g. that XNNPACK refused a tensor and TFLite fell back to
+   * its reference kernels for the whole graph.
+   */
+  messages: string[];
   /** Runs once on float inputs (in the file's layout and order); returns each output as float32. */
   run(inputs: readonly Float32Array[]): Float32Array[];
   close(): void;
@@ -117,6 +122,7 @@ export async function openTflite(bytes: Uint8Array): Promise<TfliteModelRunner> 
   return {
     inputs: inT.map(infoOf),
     outputs: outT.map(infoOf),
+    messages: [...stderrLines],
     run(inputs) {
       if (!open) throw new AppError('INTERNAL', 'TFLite runner used after close');
       inT.forEach((t, i) => {

@@ -412,6 +412,7 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
     const compat = compatibilityReport(outModel, target, {
       precision,
       ...(tflite && 'path' in tflite ? { tfliteExport: true } : {}),
+      ...(tflite && 'path' in tflite && tflite.result.split ? { tfliteTail: true } : {}),
     });
 
     enter('compile', `Compile step for ${target.label}`);

@@ -58,6 +58,8 @@ export interface CompatOptions {
    * Softmax or Sigmoid at the model's end in int8 (TFLite's fixed output scale) before the final DEQUANTIZE.
    */
   tfliteExport?: boolean;
+  /** The export split the model: what TFLite did not take ships as model_tail.onnx (TfliteSplit). */
+  tfliteTail?: boolean;
 }
 
 /** Domains onnxruntime's CPU build has kernels for. */
@@ -935,7 +937,9 @@ export function compatibilityReport(
           ? `Nothing would run on the Edge TPU: the first op, ${p.splitAt.name} (${p.splitAt.opType}), cannot (${p.splitAt.reason}).`
           : `The Edge TPU graph ends at ${p.splitAt.name} (${p.splitAt.opType}: ${p.splitAt.reason}): ${p.tpu.nodes} of ${compute.length} ops run on the Edge TPU, ${p.cpu.nodes} on the CPU.`,
         {
-          hint: 'Replace or move the unsupported op toward the end of the model (post-processing), or cut the model before it and run the rest separately.',
+          hint: opts.tfliteTail
+            ? 'The build cuts the model there: model.tflite holds the Edge TPU part, model_tail.onnx the rest, for onnxruntime on the CPU. To run more on the Edge TPU, replace the unsupported op or move it toward the end of the model (post-processing).'
+            : 'Replace or move the unsupported op toward the end of the model (post-processing), or cut the model before it and run the rest separately.',
         },
       );
     }

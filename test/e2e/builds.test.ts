@@ -189,6 +189,10 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     const check = await page.getByTestId('tflite-check').textContent();
     expect(check).toMatch(/In TensorFlow Lite \+ model_tail\.onnx in onnxruntime: cosine/);
     expect(Number(/cosine\s*([\d.]+)/.exec(check ?? '')?.[1])).toBeGreaterThan(0.9);
+    // The compatibility report's partition says where the build cut the model.
+    expect(await page.getByTestId('build-report').textContent()).toMatch(
+      /The build cuts the model there: model\.tflite holds the Edge TPU part, model_tail\.onnx the rest/,
+    );
     await split.scrollIntoViewIfNeeded();
     await page.screenshot({ path: screenshotPath('e2e-builds-coral-split') });
   }, 150_000);

@@ -1,8 +1,10 @@
 /**
- * The TensorFlow Lite interpreter, to run exported .tflite files on this computer: TFLite's own kernels (with
- * XNNPACK for float ops) compiled to WebAssembly, as @tensorflow/tfjs-tflite ships them. The Edge TPU computes
- * the same int8 arithmetic as TFLite's reference kernels, so a model that agrees here is a model the device
- * computes (the Edge TPU's own rounding aside); it also catches a file TFLite would refuse to load.
+ * The TensorFlow Lite interpreter, to run exported .tflite files on this computer: TFLite's own kernels compiled
+ * to WebAssembly, as @tensorflow/tfjs-tflite ships them. XNNPACK runs the int8 ops it supports (as TFLite does on
+ * a Coral board's CPU); the rest, and the whole model when XNNPACK refuses a tensor, run in TFLite's builtin
+ * kernels, ~100× slower here. Both implement TFLite's int8 semantics, which the Edge TPU computes too, up to
+ * rounding of the requantization step: a model that agrees here is the model the device computes. It also
+ * catches a file TFLite would refuse to load.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

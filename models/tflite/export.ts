@@ -321,6 +321,13 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
   /** Int64 values of shape arithmetic. */
   const shapeValues = new Map<string, number[]>();
   const handled = new Set<onnx.INodeProto>();
+  /** Nodes handled, in order (so that a split export can take back what a failed node marked). */
+  const handledLog: onnx.INodeProto[] = [];
+  const markHandled = (n: onnx.INodeProto): void => {
+    if (handled.has(n)) return;
+    handled.add(n);
+    handledLog.push(n);
+  };
 
   const scalarOf = (name: string | undefined | null): number[] => {
     const t = name ? initOf(name) : undefined;
@@ -397,7 +404,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
     computed.set(out, act);
     for (const c of consumers.get(out) ?? [])
       if (c.opType === 'QuantizeLinear' && c.output?.[0]) {
-        handled.add(c);
+        markHandled(c);
         const p = qparamsOf(c);
         quantizedOut.set(c.output[0], { act, q: { scale: p.scale[0]!, zp: toInt8Zp(p.zp[0]!, p.type) } });
       }
@@ -790,7 +797,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           throw unsupported(node, `grouped convolution (group ${group}) has no TFLite op`);
         const sp = spatialPadding(node, x, [kh, kw], strides, dil);
         const fused = fusedActivation(out);
-        if (fused.node) handled.add(fused.node);
+        if (fused.node) markHandled(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
         const inH = sp.x.shape[2]!;
         const inW = sp.x.shape[3]!;
@@ -875,7 +882,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         )
           throw unsupported(node, 'padded transposed convolution (only unpadded ones are exported)');
         const fused = fusedActivation(out);
-        if (fused.node) handled.add(fused.node);
+        if (fused.node) markHandled(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
         const wq = vanishingToZero(weightCodes(node, w), w.scales, O, (i) => Math.floor(i / (kh * kw)) % O, {
           input: x.q.scale,
@@ -945,7 +952,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         const ia = aAct ? aAct.index : constOperand(node, aName, ref.shape.length);
         const ib = bAct ? bAct.index : constOperand(node, bName, ref.shape.length);
         const fused = fusedActivation(out);
-        if (fused.node) handled.add(fused.node);
+        if (fused.node) markHandled(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
         const shape = aAct && bAct ? aAct.shape.map((d, i) => Math.max(d, bAct.shape[i]!)) : [...ref.shape];
         const y = addAct(fused.out, shape, q);
@@ -1197,7 +1204,7 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
           }),
         );
         const fused = fusedActivation(out);
-        if (fused.node) handled.add(fused.node);
+        if (fused.node) markHandled(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
         const y = addAct(fused.out, [x.shape[0]!, M], q);
         emit({
@@ -1280,15 +1287,14 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       exportNode(node);
       continue;
     }
-    const mark = { tensors: tensors.length, operators: operators.length, handled: new Set(handled) };
+    const mark = { tensors: tensors.length, operators: operators.length, handled: handledLog.length };
     try {
       exportNode(node);
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'BAD_INPUT') throw err;
       tensors.length = mark.tensors;
       operators.length = mark.operators;
-      handled.clear();
-      for (const h of mark.handled) handled.add(h);
+      while (handledLog.length > mark.handled) handled.delete(handledLog.pop()!);
       failed.add(node);
       splitAt ??= {
         node: node.name || (node.output?.[0] ?? ''),

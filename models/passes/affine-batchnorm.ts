@@ -133,7 +133,6 @@ export function affineToBatchNorm(model: onnx.IModelProto): { model: onnx.ModelP
     const base = uniqueName(`${n.name || mid}_affine`, taken);
     const param = (suffix: string, value: number): string => {
       const name = uniqueName(`${base}_${suffix}`, taken);
-      taken.add(name);
       graph.initializer!.push(tensor(name, 'float32', [channels], new Float32Array(channels).fill(value)));
       return name;
     };

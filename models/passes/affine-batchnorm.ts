@@ -106,6 +106,7 @@ export function affineToBatchNorm(model: onnx.IModelProto): { model: onnx.ModelP
 
   const taken = usedNames(out);
   const replaced = new Map<onnx.INodeProto, onnx.INodeProto>();
+  const vectors = new Map<string, string>();
   const dropped = new Set<onnx.INodeProto>();
   let rewritten = 0;
   for (const n of nodes) {
@@ -131,9 +132,14 @@ export function affineToBatchNorm(model: onnx.IModelProto): { model: onnx.ModelP
       dropped.add(last);
     }
     const base = uniqueName(`${n.name || mid}_affine`, taken);
+    // One constant vector per (value, length), shared: the means and variances are all 0s and 1s.
     const param = (suffix: string, value: number): string => {
+      const key = `${Math.fround(value)}:${channels}`;
+      const known = vectors.get(key);
+      if (known) return known;
       const name = uniqueName(`${base}_${suffix}`, taken);
       graph.initializer!.push(tensor(name, 'float32', [channels], new Float32Array(channels).fill(value)));
+      vectors.set(key, name);
       return name;
     };
     replaced.set(n, {

@@ -465,31 +465,29 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
       data: bytesOf(Int32Array.from(values)),
     });
 
-  /** A quantized weight's codes as int8; TFLite's int8 kernels take symmetric weights (zero point 0) only. */
-  const weightCodes = (node: onnx.INodeProto, w: QConst): number[] => {
+  /**
+   * A quantized weight's codes as int8; TFLite's int8 kernels take symmetric weights (zero point 0) only. With
+   * `perChannel`, output channels whose weights cannot move the output get zero codes: a requantization multiplier
+   * (input scale × weight scale / output scale) below 2^-32 keeps the channel's whole sum under K·4e-6 of one
+   * output step, for K inputs per output, and integer kernels refuse such multipliers (XNNPACK rejects the tensor,
+   * and TFLite then drops its delegate and runs every op in its reference kernels, ~100× slower). BatchNorm
+   * folding leaves such channels, with weight scales down to 1e-42; as zeros, channelScales gives them a usable
+   * scale.
+   */
+  const weightCodes = (
+    node: onnx.INodeProto,
+    w: QConst,
+    perChannel?: { channels: number; channelOf: (index: number) => number; input: number; output: number },
+  ): number[] => {
     const shift = w.type === 'uint8' ? 128 : 0;
     if (w.zeroPoints.some((z) => z !== shift))
       throw unsupported(node, 'its weights are not symmetric (TFLite needs zero point 0)');
-    return shift ? w.values.map((v) => v - shift) : w.values;
-  };
-
-  /**
-   * Zeroes the codes of output channels whose weights cannot move the output. A requantization multiplier (input
-   * scale × weight scale / output scale) below 2^-32 keeps the channel's whole sum under K·4e-6 of one output
-   * step, for K inputs per output; integer kernels refuse such multipliers (XNNPACK rejects the tensor, and
-   * TFLite then drops its delegate and runs every op in its reference kernels, ~100× slower). BatchNorm folding
-   * leaves such channels, with weight scales down to 1e-42; as zeros, channelScales gives them a usable scale.
-   */
-  const vanishingToZero = (
-    codes: number[],
-    scales: readonly number[],
-    channels: number,
-    channelOf: (index: number) => number,
-    q: { input: number; output: number },
-  ): number[] => {
+    const codes = shift ? w.values.map((v) => v - shift) : w.values;
+    if (!perChannel) return codes;
+    const { channels, channelOf, input, output } = perChannel;
     const tiny = Array.from(
       { length: channels },
-      (_, o) => (q.input * scales[scales.length === channels ? o : 0]!) / q.output < 2 ** -32,
+      (_, o) => (input * w.scales[w.scales.length === channels ? o : 0]!) / output < 2 ** -32,
     );
     return tiny.some(Boolean) ? codes.map((v, i) => (tiny[channelOf(i)] ? 0 : v)) : codes;
   };
@@ -811,7 +809,9 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
             ? Math.ceil(inW / strides[1]!)
             : convSize(inW, kw, strides[1]!, dil[1]!, 0, 0),
         ];
-        const wq = vanishingToZero(weightCodes(node, w), w.scales, O, (i) => Math.floor(i / (Ig * kh * kw)), {
+        const wq = weightCodes(node, w, {
+          channels: O,
+          channelOf: (i) => Math.floor(i / (Ig * kh * kw)),
           input: x.q.scale,
           output: q.scale,
         });
@@ -884,7 +884,9 @@ export function exportTflite(model: onnx.IModelProto, opts: TfliteExportOptions)
         const fused = fusedActivation(out);
         if (fused.node) markHandled(fused.node);
         const { q } = outputQ(fused.node ?? node, fused.out);
-        const wq = vanishingToZero(weightCodes(node, w), w.scales, O, (i) => Math.floor(i / (kh * kw)) % O, {
+        const wq = weightCodes(node, w, {
+          channels: O,
+          channelOf: (i) => Math.floor(i / (kh * kw)) % O,
           input: x.q.scale,
           output: q.scale,
         });

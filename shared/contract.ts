@@ -224,7 +224,9 @@ export const BuildReport = z.object({
       speed: z
         .object({
           islands: z.number(),
-          /** Islands timed within the time budget (absent in reports of older builds: all). */
+          /** Islands estimated from the profiles (absent in reports of older builds: none). */
+          screened: z.number().optional(),
+          /** Islands timed (absent in reports of older builds: all). */
           tested: z.number().optional(),
           droppedIslands: z.number(),
           droppedNodes: z.number(),

@@ -23,7 +23,14 @@ import {
   sqnrDb,
 } from './qparams.js';
 import { agreement, hardestFirst, referenceOutputs } from './sensitivity.js';
-import { quantizedIslands, speedPass } from './speed.js';
+import {
+  attributeNodes,
+  islandCosts,
+  profileNodes,
+  quantizedIslands,
+  speedPass,
+  type NodeProfile,
+} from './speed.js';
 import { evalSplit, quantizeStatic, smallestPassing } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
@@ -586,6 +593,7 @@ describe('speed pass', () => {
     const islands = quantizedIslands(m, plan);
     const slow = islands.findIndex((g) => g.includes('conv2'));
     const r = await speedPass(plan, m, place, sample, {
+      screen: false,
       timer: table({ placed: 100, [`float:${slow}`]: 90, [`float:${1 - slow}`]: 104, pruned: 91 }),
     });
     expect(r.dropped.map((d) => d.nodes)).toEqual([['conv2']]);
@@ -598,6 +606,7 @@ describe('speed pass', () => {
     const { m, plan, place, sample } = await setup();
     const slow = quantizedIslands(m, plan).findIndex((g) => g.includes('conv2'));
     const notTogether = await speedPass(plan, m, place, sample, {
+      screen: false,
       timer: table({ placed: 100, [`float:${slow}`]: 90, [`float:${1 - slow}`]: 104, pruned: 100.2 }),
     });
     expect(notTogether.dropped).toEqual([]);
@@ -605,6 +614,7 @@ describe('speed pass', () => {
     expect(notTogether.afterMs).toBe(notTogether.beforeMs);
     // Faster in its first 4 runs, slower in the 8 that confirm: noise, not a gain.
     const unconfirmed = await speedPass(plan, m, place, sample, {
+      screen: false,
       timer: table({
         placed: 100,
         [`float:${slow}`]: [90, 90, 90, 90, ...new Array<number>(8).fill(103)],
@@ -618,11 +628,107 @@ describe('speed pass', () => {
     const { m, plan, place, sample } = await setup();
     // The first group is always timed; with no time left, the second (faster in float here) is not.
     const r = await speedPass(plan, m, place, sample, {
+      screen: false,
       budgetMs: 0,
       timer: table({ placed: 100, 'float:0': 104, 'float:1': 50, pruned: 50 }),
     });
     expect(r).toMatchObject({ islands: 2, tested: 1, dropped: [] });
     expect([...r.plan].sort()).toEqual(['conv1', 'conv2']);
+  });
+
+  /**
+   * A profiler that answers from a table instead of onnxruntime: the graph as given stands for the optimized one,
+   * and each node's kernel ms is what `ms` says for it (by name, or by op type for the quantizer's Q/DQ).
+   */
+  const fakeProfiler =
+    (int8: Record<string, number>, float: Record<string, number>, runMs = 100) =>
+    (model: onnx.IModelProto): Promise<NodeProfile> => {
+      const quantized = (model.graph?.node ?? []).some((n) => n.opType === 'QuantizeLinear');
+      const ms = quantized ? int8 : float;
+      return Promise.resolve({
+        optimized: model.graph!,
+        ms: new Map((model.graph?.node ?? []).map((n) => [n.name!, ms[n.name!] ?? ms[n.opType!] ?? 0])),
+        runMs,
+      });
+    };
+  const noTimings = (_s: unknown, _f: unknown, which: string): Promise<number> =>
+    Promise.reject(new Error(`timed ${which}`));
+
+  it('screens the groups on one profile of each model and times only those estimated slower in int8', async () => {
+    const { m, plan, place, sample } = await setup();
+    // conv2's group: 1 ms of kernels in int8 plus its Q/DQ, against 1 ms in float; conv1's: 2 plus its Q/DQ,
+    // against 10.
+    const profiler = fakeProfiler(
+      { conv1: 2, conv2: 1, QuantizeLinear: 0.5, DequantizeLinear: 0.5 },
+      { conv1: 10, conv2: 1 },
+    );
+    const r = await speedPass(plan, m, place, sample, {
+      profiler,
+      timer: table({ placed: 100, pruned: 97 }),
+    });
+    expect(r.dropped).toEqual([expect.objectContaining({ nodes: ['conv2'], floatKernelMs: 1 })]);
+    expect(r.dropped[0]!.int8KernelMs).toBeGreaterThan(1.5);
+    expect([...r.plan]).toEqual(['conv1']);
+    expect(r).toMatchObject({ islands: 2, screened: 2, tested: 1, beforeMs: 100, afterMs: 97 });
+    // Nothing estimated slower: no model is timed at all, the placement stays.
+    const none = await speedPass(plan, m, place, sample, {
+      profiler: fakeProfiler({ conv1: 1, conv2: 1 }, { conv1: 2, conv2: 2 }, 42),
+      timer: noTimings,
+    });
+    expect(none).toMatchObject({ dropped: [], tested: 0, beforeMs: 42, afterMs: 42 });
+    expect([...none.plan].sort()).toEqual(['conv1', 'conv2']);
+  });
+
+  it('times the screened groups one by one when together they do not pay off', async () => {
+    const { m, plan, place, sample } = await setup();
+    const islands = quantizedIslands(m, plan);
+    const c1 = islands.findIndex((g) => g.includes('conv1'));
+    const profiler = fakeProfiler({ conv1: 5, conv2: 5 }, { conv1: 1, conv2: 1 });
+    // Both in float at once: no faster. Alone: conv1's group 5 % faster, conv2's not; then conv1's alone confirmed.
+    const r = await speedPass(plan, m, place, sample, {
+      profiler,
+      timer: table({
+        placed: 100,
+        pruned: [...new Array<number>(8).fill(100), ...new Array<number>(8).fill(95)],
+        [`float:${c1}`]: 95,
+        [`float:${1 - c1}`]: 101,
+      }),
+    });
+    expect(r.dropped.map((d) => d.nodes)).toEqual([['conv1']]);
+    expect(r.dropped[0]).toMatchObject({ placedMs: 100, floatMs: 95, int8KernelMs: 5, floatKernelMs: 1 });
+    expect(r.tested).toBe(2);
+  });
+
+  it('attributes a real onnxruntime profile to the groups, conversions at their edges included', async () => {
+    const { m, plan, place, sample } = await setup();
+    const islands = quantizedIslands(m, plan);
+    const placed = place(plan);
+    const feeds = toOrtFeeds(sample.feeds);
+    const p = await profileNodes(placed, feeds, 2);
+    const f = await profileNodes(m, feeds);
+    expect(p.runMs).toBeGreaterThan(0);
+    expect(Number.isNaN(f.runMs)).toBe(true);
+    // onnxruntime fused the Q/DQ around each Conv into a QLinearConv named after it.
+    const ops = (p.optimized.node ?? []).map((n) => n.opType);
+    expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(2);
+    // The quantizer's Q/DQ belong to the group they convert for; onnxruntime's nodes to what they were made from.
+    const seed = (name: string): number => islands.findIndex((g) => g.includes(name));
+    const placedOwner = attributeNodes(placed.graph!, m.graph!, seed);
+    const owner = attributeNodes(p.optimized, placed.graph!, (name) => placedOwner.get(name) ?? -1);
+    const c1 = seed('conv1');
+    for (const n of p.optimized.node ?? []) {
+      if (n.opType === 'QLinearConv') expect(owner.get(n.name!)).toBeGreaterThanOrEqual(0);
+      if (n.opType === 'QuantizeLinear' && n.input?.[0] === 'x') expect(owner.get(n.name!)).toBe(c1);
+    }
+    const costs = islandCosts(islands, m, placed, p, f);
+    for (const c of costs) {
+      expect(c.int8Ms).toBeGreaterThan(0);
+      expect(c.floatMs).toBeGreaterThan(0);
+    }
+    // Nothing is counted twice: the groups' share of each profile is at most its total.
+    const total = (x: NodeProfile): number => [...x.ms.values()].reduce((a, b) => a + b, 0);
+    expect(costs.reduce((a, c) => a + c.int8Ms, 0)).toBeLessThanOrEqual(total(p) + 1e-9);
+    expect(costs.reduce((a, c) => a + c.floatMs, 0)).toBeLessThanOrEqual(total(f) + 1e-9);
   });
 
   it('can be cancelled', async () => {

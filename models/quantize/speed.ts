@@ -4,19 +4,29 @@
  * Quantized nodes that feed one another form islands: integer data flows inside one, and at its edges a
  * QuantizeLinear/DequantizeLinear pair (and, on x86, a layout reorder) converts to and from float. An island whose
  * integer kernels save less than its edges cost makes the model slower. Which ones do depends on the CPU and on
- * onnxruntime's kernels, so it is measured: the model with each island returned to float is timed against the
- * model as placed, in alternating runs on one sample at one thread, and islands that ran faster in float stay
- * float. The combined result is timed once more and kept only if it is faster than the placement it started from.
+ * onnxruntime's kernels, so it is measured, in two steps:
  *
- * Measured on the PP-OCRv4 detector (onnxruntime 1.30, AVX2 without VNNI, 1 thread): of 19 islands of its
- * accuracy-searched placement, an 8-node one (a squeeze-excitation block and its neighbours) and one lone
- * pointwise convolution ran 3.0 and 1.9 ms faster in float; without both the model ran 94.2 ms instead of 98.6.
+ * 1. Screen: the placed model and the float model are each profiled once in onnxruntime (one thread, one sample).
+ *    Every kernel of the optimized graphs is attributed to the island it was made from (or, for the reorders and
+ *    transposes onnxruntime inserts, whose edge it sits on), which estimates each island's time in int8 and in
+ *    float. Islands estimated slower in int8 are the candidates.
+ * 2. Confirm: the model with the candidates in float is timed against the model as placed, in alternating runs,
+ *    and kept only if faster. If it is not, the candidates are timed one at a time the same way, and those that
+ *    ran faster in float are combined and confirmed once more.
+ *
+ * Measured on the PP-OCRv4 detector (onnxruntime 1.30, AVX2 without VNNI, 1 thread), 20 islands: the screen
+ * singled out two (a 3-node and a 4-node squeeze-excitation block) and the pass took 2.6 s; timing every island
+ * alone took 20.7 s and kept the same two float (78.3 → 75.9 ms either way). The recognizer's 27 islands took
+ * 0.5–1.1 s.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
 import { encodeModel } from '../onnx/io.js';
 import { createSession } from '../onnx/ort.js';
-import type { onnx } from '../onnx/schema.js';
+import { onnx } from '../onnx/schema.js';
 import { toOrtFeeds, type CalibrationSample } from './calibrate.js';
 import { nodeKey } from './qdq.js';
 
@@ -51,18 +61,219 @@ export function quantizedIslands(model: onnx.IModelProto, quantized: Iterable<st
   return [...groups.values()].sort((a, b) => b.length - a.length);
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1] ?? NaN;
+};
+
+/** Per-node kernel times of one model in onnxruntime, and the optimized graph those nodes belong to. */
+export interface NodeProfile {
+  /** The graph onnxruntime ran (after its fusions, layout changes and inserted nodes). */
+  optimized: onnx.IGraphProto;
+  /** Median kernel ms of each node of `optimized`, by node name. */
+  ms: Map<string, number>;
+  /** Median wall ms of `wallRuns` runs after profiling stopped (NaN when none). */
+  runMs: number;
+}
+
+export type Profiler = (
+  model: onnx.IModelProto,
+  feeds: Record<string, ortTypes.Tensor>,
+  wallRuns: number,
+) => Promise<NodeProfile>;
+
+/**
+ * Profiles a model in onnxruntime at one thread: `runs` runs after a warm-up, each node's median kernel time, and
+ * the optimized graph (written by onnxruntime to a temporary directory, removed afterwards); then times
+ * `wallRuns` runs without the profiler.
+ */
+export async function profileNodes(
+  model: onnx.IModelProto,
+  feeds: Record<string, ortTypes.Tensor>,
+  wallRuns = 0,
+  runs = 3,
+): Promise<NodeProfile> {
+  const dir = await mkdtemp(join(tmpdir(), 'edge-console-profile-'));
+  try {
+    const session = await createSession(encodeModel(model), {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 1,
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'run'),
+      optimizedModelFilePath: join(dir, 'optimized.onnx'),
+      // onnxruntime warns that an NCHWc-optimized graph is specific to this CPU: it is only read here.
+      logSeverityLevel: 3,
+    });
+    const wall: number[] = [];
+    try {
+      for (let i = 0; i <= runs; i++) await session.run(feeds);
+      session.endProfiling();
+      // Profiling slows each run by about a tenth: the run time is measured with it stopped.
+      for (let i = 0; i < wallRuns; i++) {
+        const t = performance.now();
+        await session.run(feeds);
+        wall.push(performance.now() - t);
+      }
+    } finally {
+      await session.release();
+    }
+    const optimized = onnx.ModelProto.decode(await readFile(join(dir, 'optimized.onnx'))).graph ?? {};
+    const file = (await readdir(dir)).find((f) => f.startsWith('run') && f.endsWith('.json'));
+    if (!file) throw new AppError('INTERNAL', 'onnxruntime wrote no profile');
+    const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
+      cat?: string;
+      name?: string;
+      dur?: number;
+    }[];
+    const runsOf = new Map<string, number[]>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
+      const name = e.name.slice(0, -'_kernel_time'.length);
+      runsOf.set(name, [...(runsOf.get(name) ?? []), (e.dur ?? 0) / 1000]);
+    }
+    // The first run of each node is the warm-up (allocations, first-touch of weights).
+    return {
+      optimized,
+      ms: new Map([...runsOf].map(([n, d]) => [n, median(d.slice(1))])),
+      runMs: median(wall),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The name an optimized node was made from: onnxruntime appends _token_N and _nchwc to what it rewrites. */
+const originOf = (name: string): string => name.replace(/(?:_token_\d+|_nchwc)+$/, '');
+
+/**
+ * Which island (index, or -1 for float) each node of onnxruntime's optimized `graph` belongs to, given the
+ * island of each node of the `source` graph it was optimized from.
+ *
+ * A node made from a source node (named after it or the tensor it wrote, possibly with onnxruntime's _token_N
+ * and _nchwc suffixes) stands
+ * for it and for the source nodes it absorbed: those upstream of it that no optimized node stands for (a Conv
+ * fused into the Add or activation after it takes that node's name). It belongs to an island if any of them does.
+ * A node made from none (a transpose or reorder onnxruntime inserted) belongs with its neighbours, reached
+ * through other such nodes: to an island if any is an island's (the conversions at an island's edge are its
+ * cost), else to float.
+ */
+export function attributeNodes(
+  graph: onnx.IGraphProto,
+  source: onnx.IGraphProto,
+  seed: (sourceNode: string) => number,
+): Map<string, number> {
+  const sourceNodes = source.node ?? [];
+  const index = new Map(sourceNodes.map((n, i) => [nodeKey(n, i), i]));
+  const sourceProducer = new Map<string, number>();
+  sourceNodes.forEach((n, i) => {
+    for (const o of n.output ?? []) if (o) sourceProducer.set(o, i);
+  });
+  const nodes = graph.node ?? [];
+  // onnxruntime names a rewritten node after the source node, or after the tensor that node wrote.
+  const made = (name: string): number | undefined => index.get(name) ?? sourceProducer.get(name);
+  const origin = nodes.map((n) => made(n.name ?? '') ?? made(originOf(n.name ?? '')));
+  const represented = new Set(origin.filter((o): o is number => o !== undefined));
+  const owner = new Map<number, number>();
+  origin.forEach((o, i) => {
+    if (o === undefined) return;
+    let found = seed(nodeKey(sourceNodes[o]!, o));
+    const seen = new Set([o]);
+    const stack = [o];
+    while (found < 0 && stack.length > 0) {
+      for (const t of sourceNodes[stack.pop()!]!.input ?? []) {
+        const p = sourceProducer.get(t);
+        if (p === undefined || seen.has(p) || represented.has(p)) continue;
+        seen.add(p);
+        stack.push(p);
+        found = Math.max(found, seed(nodeKey(sourceNodes[p]!, p)));
+      }
+    }
+    owner.set(i, found);
+  });
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, i) => {
+    for (const o of n.output ?? []) if (o) producer.set(o, i);
+    for (const t of n.input ?? []) if (t) consumers.set(t, [...(consumers.get(t) ?? []), i]);
+  });
+  const neighbours = (i: number): number[] => [
+    ...(nodes[i]!.input ?? []).map((t) => producer.get(t)).filter((p): p is number => p !== undefined),
+    ...(nodes[i]!.output ?? []).flatMap((t) => consumers.get(t) ?? []),
+  ];
+  const result = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    let found = owner.get(i);
+    if (found === undefined) {
+      found = -1;
+      const seen = new Set([i]);
+      const queue = [i];
+      while (found < 0 && queue.length > 0) {
+        for (const j of neighbours(queue.shift()!)) {
+          if (seen.has(j)) continue;
+          seen.add(j);
+          const o = owner.get(j);
+          if (o === undefined) queue.push(j);
+          else found = Math.max(found, o);
+        }
+      }
+    }
+    result.set(n.name ?? `#${i}`, found);
+  });
+  return result;
+}
+
+/**
+ * Estimated ms of each island in int8 (its nodes in the placed model as profiled, with the conversions at its
+ * edges) and in float (its nodes in the float model as profiled).
+ */
+export function islandCosts(
+  islands: readonly (readonly string[])[],
+  floatModel: onnx.IModelProto,
+  placedModel: onnx.IModelProto,
+  placedProfile: NodeProfile,
+  floatProfile: NodeProfile,
+): { int8Ms: number; floatMs: number }[] {
+  const islandOf = new Map<string, number>();
+  islands.forEach((g, i) => g.forEach((k) => islandOf.set(k, i)));
+  const sourceSeed = (name: string): number => islandOf.get(name) ?? -1;
+  // The placed model's nodes: the source's keep their names; the quantizer's Q/DQ go with their neighbours.
+  const placedGraph = placedModel.graph ?? {};
+  const sourceGraph = floatModel.graph ?? {};
+  const placedOwner = attributeNodes(placedGraph, sourceGraph, sourceSeed);
+  const sum = (p: NodeProfile, source: onnx.IGraphProto, seed: (name: string) => number): number[] => {
+    const ms = islands.map(() => 0);
+    for (const [name, island] of attributeNodes(p.optimized, source, seed))
+      if (island >= 0) ms[island]! += p.ms.get(name) ?? 0;
+    return ms;
+  };
+  const int8 = sum(placedProfile, placedGraph, (name) => placedOwner.get(name) ?? -1);
+  const float = sum(floatProfile, sourceGraph, sourceSeed);
+  return islands.map((_, i) => ({ int8Ms: int8[i]!, floatMs: float[i]! }));
+}
+
 export interface IslandTiming {
   nodes: string[];
-  /** Median ms of the placement as given, and with this island in float, over the same alternating runs. */
-  placedMs: number;
-  floatMs: number;
+  /**
+   * Median ms of the placement as given, and with this island in float, over the same alternating runs: when the
+   * island was timed alone.
+   */
+  placedMs?: number;
+  floatMs?: number;
+  /** The island's kernel ms in the placed model's profile (int8, with its edges) and in the float model's. */
+  int8KernelMs?: number;
+  floatKernelMs?: number;
 }
 
 export interface SpeedPassResult {
   /** Nodes returned to float, by island. */
   dropped: IslandTiming[];
   islands: number;
-  /** Islands timed before the time budget ran out (largest first): the rest stay as placed. */
+  /** Islands whose cost the profiles estimated (all of them, or 0 without the screen). */
+  screened: number;
+  /**
+   * Islands timed: those the screen singled out, or (without it) those timed before the time budget ran out,
+   * largest first; the rest stay as placed.
+   */
   tested: number;
   /**
    * Median ms of the placement as given, and after: that times 1 + the median paired change, the figure the
@@ -72,11 +283,6 @@ export interface SpeedPassResult {
   afterMs: number;
   ms: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1] ?? NaN;
-};
 
 /**
  * Times one run of a session on `feeds`, in ms. `which` says what the session holds: 'placed' (the placement as
@@ -122,8 +328,8 @@ async function pairedTiming(
 }
 
 /**
- * Times the islands of a placement (see the file comment) and returns the placement without those that ran
- * slower in integer. `place` builds the model for a set of quantized nodes.
+ * Finds the islands of a placement that run slower in integer than in float on this CPU (see the file comment) and
+ * returns the placement without them. `place` builds the model for a set of quantized nodes.
  */
 export async function speedPass(
   placed: ReadonlySet<string>,
@@ -133,15 +339,25 @@ export async function speedPass(
   opts: {
     /**
      * Alternating pairs per island (default 4), and as many again plus 4 for an island that looks faster in float,
-     * to confirm it; the final check takes twice as many.
+     * to confirm it; the check of islands dropped together takes twice as many.
      */
     pairs?: number;
     /** How much faster, as the median paired difference, float must run to drop an island (default 0.01). */
     margin?: number;
+    /**
+     * Screen the islands first (default true): profile the placed and the float model once each, estimate every
+     * island's kernel time both ways, and time only those estimated slower in int8 (by more than `screenMargin`
+     * of the model's run time, default 0.005), all of them together first. Without it every island is timed, the
+     * largest first.
+     */
+    screen?: boolean;
+    screenMargin?: number;
     signal?: AbortSignal;
     onProgress?: (done: number, total: number) => void;
     /** How runs are timed (default: wall time of session.run). */
     timer?: RunTimer;
+    /** How the screen profiles a model (default profileNodes). */
+    profiler?: Profiler;
     /**
      * Start no island that would end past this many ms, judged by the slowest island so far (default: no limit;
      * the first island is always timed, and the final check still runs).
@@ -164,66 +380,117 @@ export async function speedPass(
   const check = (): void => {
     if (opts.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
   };
+  const without = (drop: readonly IslandTiming[]): Set<string> =>
+    new Set([...placed].filter((k) => !drop.some((d) => d.nodes.includes(k))));
   const pairs = opts.pairs ?? 4;
   const margin = opts.margin ?? 0.01;
+  const screen = opts.screen ?? true;
+  let order = islands.map((_, i) => i);
+  let estimates: { int8Ms: number; floatMs: number }[] = [];
+  let steps = islands.length + 1;
+  let done = 0;
+  const step = (): void => opts.onProgress?.(++done, steps);
+  const result = (
+    plan: Set<string>,
+    dropped: IslandTiming[],
+    tested: number,
+    beforeMs: number,
+    afterMs: number,
+  ): SpeedPassResult & { plan: Set<string> } => {
+    opts.onProgress?.(steps, steps);
+    return {
+      plan,
+      dropped,
+      islands: islands.length,
+      screened: screen ? islands.length : 0,
+      tested,
+      beforeMs,
+      afterMs,
+      ms: performance.now() - started,
+    };
+  };
+  if (screen) {
+    check();
+    const profiler = opts.profiler ?? profileNodes;
+    const placedModel = place(placed);
+    const placedProfile = await profiler(placedModel, feeds, 3);
+    check();
+    const floatProfile = await profiler(model, feeds, 0);
+    estimates = islandCosts(islands, model, placedModel, placedProfile, floatProfile);
+    const threshold = (opts.screenMargin ?? 0.005) * placedProfile.runMs;
+    order = order
+      .filter((i) => estimates[i]!.int8Ms - estimates[i]!.floatMs > threshold)
+      .sort(
+        (a, b) =>
+          estimates[b]!.int8Ms - estimates[b]!.floatMs - (estimates[a]!.int8Ms - estimates[a]!.floatMs),
+      );
+    steps = 1 + (order.length > 0 ? 1 : 0) + (order.length > 1 ? order.length + 1 : 0);
+    step();
+    if (order.length === 0) return result(new Set(placed), [], 0, placedProfile.runMs, placedProfile.runMs);
+  }
   const base = await open(placed);
-  const dropped: IslandTiming[] = [];
-  let tested = 0;
-  let slowest = 0;
+  /** Times the placement without `drop` against the placement as given; kept if faster by half the margin. */
+  const together = async (
+    drop: IslandTiming[],
+  ): Promise<{ keep: boolean; beforeMs: number; afterMs: number }> => {
+    const pruned = await open(without(drop));
+    try {
+      const t = await pairedTiming(base, pruned, feeds, 2 * pairs, undefined, time, ['placed', 'pruned']);
+      step();
+      const keep = t.change < -margin / 2;
+      return { keep, beforeMs: t.aMs, afterMs: keep ? t.aMs * (1 + t.change) : t.aMs };
+    } finally {
+      await pruned.release();
+    }
+  };
+  const screened = (i: number): IslandTiming => ({
+    nodes: islands[i]!,
+    ...(estimates[i] ? { int8KernelMs: estimates[i].int8Ms, floatKernelMs: estimates[i].floatMs } : {}),
+  });
   try {
-    for (const [i, island] of islands.entries()) {
+    if (screen) {
+      // The islands the profiles single out, all in float at once: one timing settles the usual case.
+      check();
+      const all = order.map(screened);
+      const t = await together(all);
+      if (t.keep) return result(without(all), all, order.length, t.beforeMs, t.afterMs);
+      if (order.length === 1) return result(new Set(placed), [], 1, t.beforeMs, t.beforeMs);
+    }
+    const dropped: IslandTiming[] = [];
+    let tested = 0;
+    let slowest = 0;
+    for (const i of order) {
       check();
       const islandStart = performance.now();
       if (opts.budgetMs !== undefined && tested > 0 && islandStart - started + slowest > opts.budgetMs) break;
       tested++;
-      const without = new Set([...placed].filter((k) => !island.includes(k)));
-      const variant = await open(without);
+      const variant = await open(without([{ nodes: islands[i]! }]));
       try {
         const labels: [string, string] = ['placed', `float:${i}`];
         let t = await pairedTiming(base, variant, feeds, pairs, undefined, time, labels);
         if (t.change < -margin) t = await pairedTiming(base, variant, feeds, pairs + 4, t.runs, time, labels);
-        if (t.change < -margin) dropped.push({ nodes: island, placedMs: t.aMs, floatMs: t.bMs });
+        if (t.change < -margin) dropped.push({ ...screened(i), placedMs: t.aMs, floatMs: t.bMs });
       } finally {
         await variant.release();
         slowest = Math.max(slowest, performance.now() - islandStart);
       }
-      opts.onProgress?.(i + 1, islands.length + 1);
+      step();
     }
     check();
-    const plan = new Set([...placed].filter((k) => !dropped.some((d) => d.nodes.includes(k))));
     if (dropped.length === 0) {
-      opts.onProgress?.(islands.length + 1, islands.length + 1);
       const runs: number[] = [];
       for (let k = 0; k < 3; k++) runs.push(await time(base, feeds, 'placed'));
-      const t = median(runs);
-      return {
-        plan,
-        dropped,
-        islands: islands.length,
-        tested,
-        beforeMs: t,
-        afterMs: t,
-        ms: performance.now() - started,
-      };
+      return result(new Set(placed), [], tested, median(runs), median(runs));
     }
     // Together they must pay off too (timings of islands are taken one at a time, and runs are noisy).
-    const pruned = await open(plan);
-    try {
-      const t = await pairedTiming(base, pruned, feeds, 2 * pairs, undefined, time, ['placed', 'pruned']);
-      opts.onProgress?.(islands.length + 1, islands.length + 1);
-      const keep = t.change < -margin / 2;
-      return {
-        plan: keep ? plan : new Set(placed),
-        dropped: keep ? dropped : [],
-        islands: islands.length,
-        tested,
-        beforeMs: t.aMs,
-        afterMs: keep ? t.aMs * (1 + t.change) : t.aMs,
-        ms: performance.now() - started,
-      };
-    } finally {
-      await pruned.release();
-    }
+    const t = await together(dropped);
+    return result(
+      t.keep ? without(dropped) : new Set(placed),
+      t.keep ? dropped : [],
+      tested,
+      t.beforeMs,
+      t.afterMs,
+    );
   } finally {
     await base.release();
   }

@@ -109,12 +109,16 @@ export interface StaticOptions {
    */
   evaluation?: 'emulated' | 'runtime';
   /**
-   * After the accuracy search, time each island of connected int8 nodes against float on this computer and keep
-   * float those that run slower in int8 (see speed.ts). Needs evaluation 'runtime' (the target is this CPU type);
-   * costs about 2 × 3 runs and one session per island.
+   * After the accuracy search, find the islands of connected int8 nodes that run slower than float on this
+   * computer and keep them float (see speed.ts). Needs evaluation 'runtime' (the target is this CPU type). Costs
+   * one profiled run of the placed and of the float model, plus paired timings of the islands the profiles single
+   * out, when any.
    */
   speedPass?: boolean;
-  /** Time budget of the speed pass (default: calibration's inference time, at least 5 s). */
+  /**
+   * Time budget for timing islands one by one, when those the profiles single out do not pay off together
+   * (default: calibration's inference time, at least 5 s).
+   */
   speedPassBudgetMs?: number;
   /** Quantize the model's outputs too (full-integer targets; see QdqOptions.quantizeOutputs). */
   quantizeOutputs?: boolean;
@@ -158,6 +162,8 @@ export interface StaticResult {
 
 export interface SpeedPassSummary {
   islands: number;
+  /** Islands estimated from one profile of the placed model and one of the float model. */
+  screened?: number;
   /** Islands timed within the time budget (largest first). */
   tested: number;
   /** Islands returned to float, and their nodes. */
@@ -603,6 +609,7 @@ export async function quantizeStatic(
     );
     speed = {
       islands: sp.islands,
+      screened: sp.screened,
       tested: sp.tested,
       droppedIslands: sp.dropped.length,
       droppedNodes: sp.dropped.reduce((n, d) => n + d.nodes.length, 0),
@@ -613,13 +620,23 @@ export async function quantizeStatic(
     if (sp.dropped.length > 0) {
       q = quantizeQdq(model, sp.plan, cal.ranges, storage);
       agr = await agreement(q.model, ctx);
-      for (const d of sp.dropped)
+      for (const d of sp.dropped) {
+        const group = `its group of ${d.nodes.length} connected int8 node${d.nodes.length === 1 ? '' : 's'}`;
+        const profiled =
+          d.int8KernelMs !== undefined && d.floatKernelMs !== undefined
+            ? `profiled, ${group} took ${d.int8KernelMs.toFixed(2)} ms in int8 (with its Quantize/Dequantize and layout changes) against ${d.floatKernelMs.toFixed(2)} ms in float`
+            : undefined;
+        const reason =
+          d.placedMs !== undefined && d.floatMs !== undefined
+            ? `with ${group} in float the model ran ${d.floatMs.toFixed(1)} ms instead of ${d.placedMs.toFixed(1)} ms`
+            : `${profiled ?? group}; with ${sp.dropped.length === 1 ? 'it' : `the ${sp.dropped.length} groups so singled out`} in float the model ran ${sp.afterMs.toFixed(1)} ms instead of ${sp.beforeMs.toFixed(1)} ms`;
         for (const node of d.nodes)
           keptFloat.push({
             node,
             opType: opOf.get(node) ?? '',
-            reason: `measured slower in int8 on this CPU: with its group of ${d.nodes.length} connected int8 node${d.nodes.length === 1 ? '' : 's'} in float the model ran ${d.floatMs.toFixed(1)} ms instead of ${d.placedMs.toFixed(1)} ms (1 thread)`,
+            reason: `measured slower in int8 on this CPU: ${reason} (1 thread)`,
           });
+      }
     }
   }
   for (const [node, t] of placed.removed) {

@@ -87,7 +87,7 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
       /stored as float16 \(\d+ tensors\)/,
     );
     expect(await page.getByTestId('speed-pass').textContent()).toMatch(
-      /speed pass: \d+ of \d+ int8 groups timed/,
+      /speed pass: \d+ int8 groups? profiled(, \d+ timed,)? in [\d.]+ s/,
     );
     expect(await page.getByTestId('artifact-path').textContent()).toContain('cls-e2e-0.1.0-cpu-x86_64-int8');
 

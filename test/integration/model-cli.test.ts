@@ -126,7 +126,7 @@ describe('edgectl model commands', () => {
     expect(edgectl('artifact', 'verify', out).stdout).toMatch(/signature/);
   });
 
-  it('the speed pass (default) times each int8 group on this CPU and says which it kept float', () => {
+  it('the speed pass (default) profiles each int8 group on this CPU and says which it kept float', () => {
     const out = join(dir, 'cls-speed');
     // On by default for a CPU target of this computer's architecture.
     const r = buildInt8(out, '2.0.0', '--json');
@@ -137,6 +137,7 @@ describe('edgectl model commands', () => {
         keptFloat: { node: string; reason: string }[];
         speed: {
           islands: number;
+          screened: number;
           droppedIslands: number;
           droppedNodes: number;
           beforeMs: number;
@@ -146,6 +147,7 @@ describe('edgectl model commands', () => {
     };
     const { speed, keptFloat, quantized } = report.quantization;
     expect(speed.islands).toBeGreaterThan(0);
+    expect(speed.screened).toBe(speed.islands);
     expect(speed.beforeMs).toBeGreaterThan(0);
     // Whatever the timings were: what it dropped is reported node by node, and it never kept a slower result.
     const measured = keptFloat.filter((k) => k.reason.startsWith('measured slower in int8'));

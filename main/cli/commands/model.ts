@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { lowAgreementAdvice } from '../../../shared/advice.js';
+import { speedPassText } from '../../../shared/report-text.js';
 import { AppError } from '../../../shared/errors.js';
 import { TARGET_IDS } from '../../../shared/targets.js';
 import { defaultDataDir, fleetDbPath, keysDir } from '../../core/paths.js';
@@ -95,10 +96,7 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
       lines.push(
         `  float layers weights stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`,
       );
-    if (q.speed)
-      lines.push(
-        `  speed pass   ${q.speed.tested} of ${q.speed.islands} int8 groups timed in ${(q.speed.ms / 1000).toFixed(1)} s: ${q.speed.droppedIslands ? `${q.speed.droppedIslands} (${q.speed.droppedNodes} node${q.speed.droppedNodes === 1 ? '' : 's'}) kept float, ${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms` : `none ran slower than float (${q.speed.beforeMs.toFixed(1)} ms)`} at 1 thread`,
-      );
+    if (q.speed) lines.push(`  speed pass   ${speedPassText(q.speed)}`);
     const worst = [...q.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 3);
     if (worst.length)
       lines.push(`  lowest SQNR  ${worst.map((l) => `${l.node} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}`);

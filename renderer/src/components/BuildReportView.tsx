@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
 import { lowAgreementAdvice } from '../../../shared/advice.js';
+import { speedPassText } from '../../../shared/report-text.js';
 import type { BuildRecord, VerifyResult } from '../../../shared/artifact.js';
 import type { BuildReport } from '../../../shared/contract.js';
 import type { CompatIssue, Severity, TargetProfile } from '../../../shared/targets.js';
@@ -224,15 +225,7 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
             {` · weights of float layers stored as ${q.floatWeights.storage} (${q.floatWeights.tensors} tensors)`}
           </span>
         )}
-        {q.speed && (
-          <span data-testid="speed-pass">
-            {` · speed pass: ${q.speed.tested ?? q.speed.islands} of ${q.speed.islands} int8 groups timed in ${formatMs(q.speed.ms)}, ${
-              q.speed.droppedIslands > 0
-                ? `${q.speed.droppedNodes} node${q.speed.droppedNodes === 1 ? '' : 's'} kept float (${q.speed.beforeMs.toFixed(1)} → ${q.speed.afterMs.toFixed(1)} ms at 1 thread)`
-                : `none ran slower than float (${q.speed.beforeMs.toFixed(1)} ms at 1 thread)`
-            }`}
-          </span>
-        )}
+        {q.speed && <span data-testid="speed-pass">{` · speed pass: ${speedPassText(q.speed)}`}</span>}
       </div>
       <div className="report-grid">
         <div className="report-col">

@@ -71,10 +71,10 @@ export function prepareFp32(source: onnx.IModelProto): {
  * BatchNormalization, which onnxruntime runs in its blocked NCHWc layout (see affine-batchnorm.ts). Other CPU
  * types get the model unchanged: the blocked layout is onnxruntime's x86 path.
  */
-export function cpuLayout(
-  model: onnx.ModelProto,
+export function cpuLayout<M extends onnx.IModelProto>(
+  model: M,
   arch: string | undefined,
-): { model: onnx.ModelProto; affineToBatchNorm: number } {
+): { model: M | onnx.ModelProto; affineToBatchNorm: number } {
   if (arch !== 'x86_64') return { model, affineToBatchNorm: 0 };
   const r = affineToBatchNorm(model);
   return { model: r.model, affineToBatchNorm: r.rewritten };

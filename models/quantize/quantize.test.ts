@@ -731,6 +731,26 @@ describe('speed pass', () => {
     expect(costs.reduce((a, c) => a + c.floatMs, 0)).toBeLessThanOrEqual(total(f) + 1e-9);
   });
 
+  it('times the models as the build finishes them (the layout step after quantizing)', async () => {
+    const finished: string[] = [];
+    const r = await quantizeStatic(convHardSwishModel(), source(6, [1, 3, 16, 16]), {
+      method: 'minmax',
+      activationType: 'uint8',
+      evaluation: 'runtime',
+      evalSamples: 2,
+      speedPass: true,
+      finish: (model) => {
+        const quantized = (model.graph?.node ?? []).some((n) => n.opType === 'QuantizeLinear');
+        finished.push(quantized ? 'placed' : 'float');
+        return model;
+      },
+    });
+    expect(r.speed).toMatchObject({ screened: (r.speed as { islands: number }).islands });
+    expect((r.speed as { islands: number }).islands).toBeGreaterThan(0);
+    expect(finished).toContain('float');
+    expect(finished).toContain('placed');
+  });
+
   it('can be cancelled', async () => {
     const { m, plan, place, sample } = await setup();
     const ac = new AbortController();

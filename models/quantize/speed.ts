@@ -356,6 +356,11 @@ export async function speedPass(
     onProgress?: (done: number, total: number) => void;
     /** How runs are timed (default: wall time of session.run). */
     timer?: RunTimer;
+    /**
+     * The float model the screen profiles, when what ships differs from `model` (default `model`): `place`'s
+     * models and this one must name the nodes they share alike.
+     */
+    floatModel?: onnx.IModelProto;
     /** How the screen profiles a model (default profileNodes). */
     profiler?: Profiler;
     /**
@@ -415,8 +420,9 @@ export async function speedPass(
     const placedModel = place(placed);
     const placedProfile = await profiler(placedModel, feeds, 3);
     check();
-    const floatProfile = await profiler(model, feeds, 0);
-    estimates = islandCosts(islands, model, placedModel, placedProfile, floatProfile);
+    const floatModel = opts.floatModel ?? model;
+    const floatProfile = await profiler(floatModel, feeds, 0);
+    estimates = islandCosts(islands, floatModel, placedModel, placedProfile, floatProfile);
     const threshold = (opts.screenMargin ?? 0.005) * placedProfile.runMs;
     order = order
       .filter((i) => estimates[i]!.int8Ms - estimates[i]!.floatMs > threshold)

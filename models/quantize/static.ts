@@ -120,6 +120,11 @@ export interface StaticOptions {
    * (default: calibration's inference time, at least 5 s).
    */
   speedPassBudgetMs?: number;
+  /**
+   * What the build does to the model after quantizing (e.g. prepare.ts cpuLayout): the speed pass applies it to
+   * the models it times, so that it times what ships. It must keep node names.
+   */
+  finish?: (model: onnx.IModelProto) => onnx.IModelProto;
   /** Quantize the model's outputs too (full-integer targets; see QdqOptions.quantizeOutputs). */
   quantizeOutputs?: boolean;
   /** Stop calibration after this many samples. */
@@ -597,12 +602,16 @@ export async function quantizeStatic(
     const sp = await speedPass(
       new Set(q.quantized),
       model,
-      (plan) => quantizeQdq(model, plan, cal.ranges, storage).model,
+      (plan) => {
+        const placedModel = quantizeQdq(model, plan, cal.ranges, storage).model;
+        return opts.finish ? opts.finish(placedModel) : placedModel;
+      },
       ctx.samples[0],
       {
         // About as long as calibration's inference took, and at least 5 s: small models get every island timed
         // (the PP-OCR classifier's 24 take 4.4 s), large ones their largest islands.
         budgetMs: opts.speedPassBudgetMs ?? Math.max(5000, cal.inferenceMs),
+        ...(opts.finish ? { floatModel: opts.finish(model) } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (d, t) => progress?.('speed', d, t),
       },

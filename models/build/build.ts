@@ -318,7 +318,11 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
         ...(req.exclude ? { exclude: req.exclude } : {}),
         ...(req.accuracyBudget !== undefined ? { accuracyBudget: req.accuracyBudget } : {}),
         ...(req.sensitivity ? { sensitivity: req.sensitivity } : {}),
-        ...(speedPass ? { speedPass: true, finish: (m) => cpuLayout(m, target.arch).model } : {}),
+        // On this computer's CPU type, the accuracy search also weighs what each layer saves in int8 here, and the
+        // speed pass then drops what does not pay off.
+        ...(speedPass
+          ? { speedPass: true, speedAwareSearch: true, finish: (m) => cpuLayout(m, target.arch).model }
+          : {}),
         // Depthwise convolutions stay float on CPUs only: onnxruntime's int8 depthwise kernel is no faster there.
         floatDepthwise: target.kind === 'cpu',
         // A full-integer target (the Edge TPU) runs every op in int8 or falls back to the CPU for the rest of the

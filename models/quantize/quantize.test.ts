@@ -31,7 +31,7 @@ import {
   speedPass,
   type NodeProfile,
 } from './speed.js';
-import { evalSplit, quantizeStatic, smallestPassing } from './static.js';
+import { evalSplit, quantizeStatic, smallestPassing, speedAwareOrder } from './static.js';
 import { AppError } from '../../shared/errors.js';
 
 function source(n: number, dims: number[], seed = 1, name = 'x'): CalibrationSource {
@@ -758,6 +758,35 @@ describe('speed pass', () => {
     await expect(speedPass(plan, m, place, sample, { signal: ac.signal })).rejects.toMatchObject({
       code: 'CANCELLED',
     });
+  });
+});
+
+describe('speed-aware accuracy search', () => {
+  it('keeps float first what saves no time in int8, then the noisiest activations per millisecond saved', () => {
+    const levels: Record<string, number> = { a: 20, b: 40, c: 200, d: 30, e: 100 };
+    const saved: Record<string, number> = { a: 4, b: 0, c: 0.1, d: 0.5, e: -0.2 };
+    const { order, free } = speedAwareOrder(
+      Object.keys(levels),
+      (t) => levels[t]!,
+      (t) => saved[t]!,
+    );
+    // b and e save nothing (lowest resolution first); then 1/(levels²·ms): c 2.5e-4, d 2.2e-3, a 6.3e-4.
+    expect(order).toEqual(['b', 'e', 'd', 'a', 'c']);
+    expect(free).toBe(2);
+  });
+
+  it('meets the accuracy budget, with the layers it keeps float and why', async () => {
+    const r = await quantizeStatic(convHardSwishModel(), source(12, [1, 3, 16, 16]), {
+      method: 'minmax',
+      activationType: 'uint8',
+      evaluation: 'runtime',
+      evalSamples: 4,
+      accuracyBudget: 0.9999,
+      speedAwareSearch: true,
+    });
+    expect(r.agreement.cosine).toBeGreaterThanOrEqual(0.9999);
+    expect(r.keptFloat.length).toBeGreaterThan(0);
+    for (const k of r.keptFloat) expect(k.reason.length).toBeGreaterThan(10);
   });
 });
 

@@ -251,6 +251,29 @@ export function islandCosts(
   return islands.map((_, i) => ({ int8Ms: int8[i]!, floatMs: float[i]! }));
 }
 
+/**
+ * Each quantized node's estimated saving in int8 on this CPU (float kernel ms minus int8 kernel ms, the
+ * conversions at its edges counted with it), from one profile of the placed model and one of the float model.
+ */
+export async function nodeSavings(
+  placed: ReadonlySet<string>,
+  placedModel: onnx.IModelProto,
+  floatModel: onnx.IModelProto,
+  sample: CalibrationSample,
+  profiler: Profiler = profileNodes,
+): Promise<{ saving: Map<string, number>; runMs: number; floatProfile: NodeProfile }> {
+  const feeds = toOrtFeeds(sample.feeds);
+  const nodes = [...placed].map((k) => [k]);
+  const placedProfile = await profiler(placedModel, feeds, 3);
+  const floatProfile = await profiler(floatModel, feeds, 0);
+  const costs = islandCosts(nodes, floatModel, placedModel, placedProfile, floatProfile);
+  return {
+    saving: new Map(nodes.map(([k], i) => [k!, costs[i]!.floatMs - costs[i]!.int8Ms])),
+    runMs: placedProfile.runMs,
+    floatProfile,
+  };
+}
+
 export interface IslandTiming {
   nodes: string[];
   /**
@@ -361,6 +384,8 @@ export async function speedPass(
      * models and this one must name the nodes they share alike.
      */
     floatModel?: onnx.IModelProto;
+    /** The float model's profile, when already taken (it does not depend on the placement). */
+    floatProfile?: NodeProfile;
     /** How the screen profiles a model (default profileNodes). */
     profiler?: Profiler;
     /**
@@ -421,7 +446,7 @@ export async function speedPass(
     const placedProfile = await profiler(placedModel, feeds, 3);
     check();
     const floatModel = opts.floatModel ?? model;
-    const floatProfile = await profiler(floatModel, feeds, 0);
+    const floatProfile = opts.floatProfile ?? (await profiler(floatModel, feeds, 0));
     estimates = islandCosts(islands, floatModel, placedModel, placedProfile, floatProfile);
     const threshold = (opts.screenMargin ?? 0.005) * placedProfile.runMs;
     order = order

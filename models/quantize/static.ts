@@ -27,7 +27,7 @@ import {
 } from './qdq.js';
 import type { ActivationType } from './qparams.js';
 import { inferElemTypes, isFloatType } from './types.js';
-import { speedPass } from './speed.js';
+import { nodeSavings, speedPass, type NodeProfile } from './speed.js';
 import {
   agreement,
   hardestFirst,
@@ -115,6 +115,13 @@ export interface StaticOptions {
    * out, when any.
    */
   speedPass?: boolean;
+  /**
+   * Order the accuracy search by quantization noise per millisecond of int8 saving on this computer (profiled),
+   * instead of by channel resolution alone: the layers kept float for accuracy are then, where the budget allows,
+   * those that gain least from int8. Needs evaluation 'runtime'; costs one profile of the placed and of the float
+   * model.
+   */
+  speedAwareSearch?: boolean;
   /**
    * Time budget for timing islands one by one, when those the profiles single out do not pay off together
    * (default: calibration's inference time, at least 5 s).
@@ -263,6 +270,24 @@ function distinctSteps(
     last = now;
   }
   return ks;
+}
+
+/**
+ * The order in which the speed-aware accuracy search keeps activations float: first those whose nodes save no
+ * time in int8 (`msSaved` ≤ 0: keeping them float costs nothing), by channel resolution; then by quantization
+ * noise (~1/levels² of the median channel's signal) per millisecond lost. `free` counts the first group.
+ */
+export function speedAwareOrder(
+  tensors: readonly string[],
+  levelsOf: (t: string) => number,
+  msSaved: (t: string) => number,
+): { order: string[]; free: number } {
+  const priority = (t: string): number => {
+    const ms = msSaved(t);
+    return ms <= 0 ? Infinity : 1 / (levelsOf(t) ** 2 * ms);
+  };
+  const order = [...tensors].sort((a, b) => priority(b) - priority(a) || levelsOf(a) - levelsOf(b));
+  return { order, free: order.filter((t) => msSaved(t) <= 0).length };
 }
 
 /** How many samples agreement is measured on by default: a fifth of the data, 4 to 16 (see evalSamples). */
@@ -479,6 +504,10 @@ export async function quantizeStatic(
   );
   if (opts.accuracyBudget !== undefined) ctx = hardestFirst(ctx, firstCosines);
   const onStep = (done: number, total: number): void => progress?.('search', done, total);
+  /** Activations whose int8 nodes the speed-aware search profiled no faster than float. */
+  const noSaving = new Set<string>();
+  /** The float model's profile, once taken (the speed-aware search and the speed pass both need it). */
+  let floatProfile: NodeProfile | undefined;
   let sensitivity: LayerSensitivity[] = [];
   const layerKept: KeptFloat[] = [];
   if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget && opts.sensitivity === 'layer') {
@@ -545,9 +574,33 @@ export async function quantizeStatic(
   } else if (opts.accuracyBudget !== undefined && agr.cosine < opts.accuracyBudget) {
     // Accuracy-aware: keep more activations float, lowest channel spread first, until the output agrees with FP32
     // within the budget. Binary search on how many: agreement improves, up to noise, as more stay float.
-    const order = [...cal.ranges.keys()]
+    const byLevels = [...cal.ranges.keys()]
       .filter((t) => !crushed.has(t))
       .sort((a, b) => levelsOf(a) - levelsOf(b));
+    let order = byLevels;
+    // Tensors at the head of `order` that cost no speed kept float (speed-aware order): they all stay float.
+    let free = 0;
+    if (opts.speedAwareSearch && ctx.samples[0]) {
+      // Speed-aware: what a tensor kept float costs is the int8 saving of the nodes that leave the plan with it,
+      // measured on this CPU; what it buys is less quantization noise, ~1/levels² of its median channel's signal.
+      // Tensors whose nodes save nothing stay float first (they cost nothing); the rest by noise per ms lost.
+      progress?.('search', 0, 1);
+      const finish = opts.finish ?? ((m: onnx.IModelProto) => m);
+      const savings = await nodeSavings(placed.sub, finish(q.model), finish(model), ctx.samples[0]);
+      const { saving } = savings;
+      floatProfile = savings.floatProfile;
+      const touchingNodes = new Map<string, string[]>();
+      (graph.node ?? []).forEach((n, i) => {
+        const key = nodeKey(n, i);
+        if (!placed.sub.has(key)) return;
+        for (const t of [...(n.input ?? []), ...(n.output ?? [])])
+          touchingNodes.set(t, [...(touchingNodes.get(t) ?? []), key]);
+      });
+      const cost = (t: string): number =>
+        (touchingNodes.get(t) ?? []).reduce((sum, k) => sum + Math.max(0, saving.get(k) ?? 0), 0);
+      ({ order, free } = speedAwareOrder(byLevels, levelsOf, cost));
+      for (const t of order.slice(0, free)) noSaving.add(t);
+    }
     const attempt = async (
       k: number,
       atLeast?: number,
@@ -566,12 +619,14 @@ export async function quantizeStatic(
       (k) => placeWithout(new Set([...crushed, ...order.slice(0, k)])).sub,
       placed.sub,
     );
+    // The search starts with every free tensor float (no placement with fewer is faster).
+    const lo = Math.max(1, ks.filter((k) => k <= free).length);
     const found = await smallestPassing(
-      1,
+      Math.min(lo, ks.length),
       ks.length,
       (j) => attempt(ks[j - 1]!, budget).then((r) => ({ pass: r.a.cosine >= budget, value: r })),
       onStep,
-      Math.ceil(ks.length / 4),
+      lo + Math.ceil((ks.length - lo) / 4),
     );
     let best = found?.value;
     // Not met even with every ranked activation float: keep them all float, the budget comes first.
@@ -612,6 +667,7 @@ export async function quantizeStatic(
         // (the PP-OCR classifier's 24 take 4.4 s), large ones their largest islands.
         budgetMs: opts.speedPassBudgetMs ?? Math.max(5000, cal.inferenceMs),
         ...(opts.finish ? { floatModel: opts.finish(model) } : {}),
+        ...(floatProfile ? { floatProfile } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (d, t) => progress?.('speed', d, t),
       },
@@ -657,7 +713,9 @@ export async function quantizeStatic(
           ? 'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair'
           : crushed.has(t)
             ? crushReason(t)
-            : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
+            : noSaving.has(t)
+              ? `activation ${t}: its int8 nodes profiled no faster than float on this CPU, so the accuracy search keeps it float first (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps)`
+              : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
     });
   }
   keptFloat.push(...layerKept);

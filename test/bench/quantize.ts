@@ -194,6 +194,7 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
     evaluation: 'runtime',
     // ... and, as builds for this computer's CPU type do by default, the speed pass (speed.ts).
     speedPass: SPEED_PASS,
+    speedAwareSearch: SPEED_PASS,
     finish: (m) => cpuLayout(m, hostArch()).model,
     accuracyBudget: BUDGET,
     // 64 samples calibrate; the search measures agreement on 16 more it did not calibrate on. The agreement

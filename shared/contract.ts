@@ -226,6 +226,8 @@ export const BuildReport = z.object({
           islands: z.number(),
           /** Islands estimated from the profiles (absent in reports of older builds: none). */
           screened: z.number().optional(),
+          /** Why onnxruntime's profiler failed, when it did (the pass then timed groups one by one). */
+          profileError: z.string().optional(),
           /** Islands timed (absent in reports of older builds: all). */
           tested: z.number().optional(),
           droppedIslands: z.number(),

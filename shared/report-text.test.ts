@@ -11,6 +11,11 @@ describe('speed pass line', () => {
       '20 int8 groups profiled in 2.6 s: none estimated slower than float (78.3 ms) at 1 thread',
     );
   });
+  it('says when the profiler failed and the groups were timed one by one', () => {
+    expect(speedPassText({ ...base, screened: 0, tested: 20, profileError: 'disk full' })).toBe(
+      "20 of 20 int8 groups timed in 2.6 s: none measured slower than float (78.3 ms) at 1 thread (onnxruntime's profiler failed: disk full; the groups were timed one by one)",
+    );
+  });
   it('reads reports of builds that timed every group, or some within a budget', () => {
     expect(speedPassText({ ...base, tested: 6, droppedIslands: 1, droppedNodes: 1, afterMs: 77 })).toBe(
       '6 of 20 int8 groups timed in 2.6 s: 1 node kept float, 78.3 → 77.0 ms at 1 thread',

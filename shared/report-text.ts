@@ -6,6 +6,7 @@
 export interface SpeedPassText {
   islands: number;
   screened?: number | undefined;
+  profileError?: string | undefined;
   tested?: number | undefined;
   droppedIslands: number;
   droppedNodes: number;
@@ -26,5 +27,8 @@ export function speedPassText(s: SpeedPassText): string {
     s.droppedIslands > 0
       ? `${plural(s.droppedNodes, 'node')} kept float, ${s.beforeMs.toFixed(1)} → ${s.afterMs.toFixed(1)} ms`
       : `none ${s.screened && tested === 0 ? 'estimated' : 'measured'} slower than float (${s.beforeMs.toFixed(1)} ms)`;
-  return `${how} in ${(s.ms / 1000).toFixed(1)} s: ${outcome} at 1 thread`;
+  const failed = s.profileError
+    ? ` (onnxruntime's profiler failed: ${s.profileError}; the groups were timed one by one)`
+    : '';
+  return `${how} in ${(s.ms / 1000).toFixed(1)} s: ${outcome} at 1 thread${failed}`;
 }

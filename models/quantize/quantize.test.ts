@@ -699,6 +699,17 @@ describe('speed pass', () => {
     expect(r.tested).toBe(2);
   });
 
+  it('times every group alone when onnxruntime cannot profile, and says why', async () => {
+    const { m, plan, place, sample } = await setup();
+    const slow = quantizedIslands(m, plan).findIndex((g) => g.includes('conv2'));
+    const r = await speedPass(plan, m, place, sample, {
+      profiler: () => Promise.reject(new Error('profile file not writable')),
+      timer: table({ placed: 100, [`float:${slow}`]: 90, [`float:${1 - slow}`]: 104, pruned: 91 }),
+    });
+    expect(r).toMatchObject({ screened: 0, tested: 2, screenError: 'profile file not writable' });
+    expect(r.dropped.map((d) => d.nodes)).toEqual([['conv2']]);
+  });
+
   it('attributes a real onnxruntime profile to the groups, conversions at their edges included', async () => {
     const { m, plan, place, sample } = await setup();
     const islands = quantizedIslands(m, plan);
@@ -787,6 +798,29 @@ describe('speed-aware accuracy search', () => {
     expect(r.agreement.cosine).toBeGreaterThanOrEqual(0.9999);
     expect(r.keptFloat.length).toBeGreaterThan(0);
     for (const k of r.keptFloat) expect(k.reason.length).toBeGreaterThan(10);
+  });
+});
+
+describe('profiler failure', () => {
+  it('quantizes all the same when onnxruntime cannot write its profile, and the report says why', async () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/edge-console-tmp';
+    try {
+      const r = await quantizeStatic(convHardSwishModel(), source(12, [1, 3, 16, 16]), {
+        method: 'minmax',
+        activationType: 'uint8',
+        evaluation: 'runtime',
+        evalSamples: 4,
+        accuracyBudget: 0.9999,
+        speedAwareSearch: true,
+        speedPass: true,
+      });
+      expect(r.agreement.cosine).toBeGreaterThanOrEqual(0.9999);
+      expect(r.speed).toMatchObject({ screened: 0, profileError: expect.stringMatching(/ENOENT/) });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
   });
 });
 

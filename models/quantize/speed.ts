@@ -293,6 +293,8 @@ export interface SpeedPassResult {
   islands: number;
   /** Islands whose cost the profiles estimated (all of them, or 0 without the screen). */
   screened: number;
+  /** Why the screen could not profile (onnxruntime's message): the islands were then timed one by one. */
+  screenError?: string;
   /**
    * Islands timed: those the screen singled out, or (without it) those timed before the time budget ran out,
    * largest first; the rest stay as placed.
@@ -432,23 +434,35 @@ export async function speedPass(
       plan,
       dropped,
       islands: islands.length,
-      screened: screen ? islands.length : 0,
+      screened: profiles ? islands.length : 0,
+      ...(screenError !== undefined ? { screenError } : {}),
       tested,
       beforeMs,
       afterMs,
       ms: performance.now() - started,
     };
   };
+  let screenError: string | undefined;
+  let profiles: { placedModel: onnx.IModelProto; placed: NodeProfile; float: NodeProfile } | undefined;
   if (screen) {
     check();
     const profiler = opts.profiler ?? profileNodes;
     const placedModel = place(placed);
-    const placedProfile = await profiler(placedModel, feeds, 3);
-    check();
+    try {
+      const placedProfile = await profiler(placedModel, feeds, 3);
+      check();
+      const floatProfile = opts.floatProfile ?? (await profiler(opts.floatModel ?? model, feeds, 0));
+      profiles = { placedModel, placed: placedProfile, float: floatProfile };
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'CANCELLED') throw err;
+      // Without the profiles, every island is timed alone (within the budget), as without the screen.
+      screenError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  if (profiles) {
     const floatModel = opts.floatModel ?? model;
-    const floatProfile = opts.floatProfile ?? (await profiler(floatModel, feeds, 0));
-    estimates = islandCosts(islands, floatModel, placedModel, placedProfile, floatProfile);
-    const threshold = (opts.screenMargin ?? 0.005) * placedProfile.runMs;
+    estimates = islandCosts(islands, floatModel, profiles.placedModel, profiles.placed, profiles.float);
+    const threshold = (opts.screenMargin ?? 0.005) * profiles.placed.runMs;
     order = order
       .filter((i) => estimates[i]!.int8Ms - estimates[i]!.floatMs > threshold)
       .sort(
@@ -457,7 +471,8 @@ export async function speedPass(
       );
     steps = 1 + (order.length > 0 ? 1 : 0) + (order.length > 1 ? order.length + 1 : 0);
     step();
-    if (order.length === 0) return result(new Set(placed), [], 0, placedProfile.runMs, placedProfile.runMs);
+    if (order.length === 0)
+      return result(new Set(placed), [], 0, profiles.placed.runMs, profiles.placed.runMs);
   }
   const base = await open(placed);
   /** Times the placement without `drop` against the placement as given; kept if faster by half the margin. */
@@ -479,7 +494,7 @@ export async function speedPass(
     ...(estimates[i] ? { int8KernelMs: estimates[i].int8Ms, floatKernelMs: estimates[i].floatMs } : {}),
   });
   try {
-    if (screen) {
+    if (profiles) {
       // The islands the profiles single out, all in float at once: one timing settles the usual case.
       check();
       const all = order.map(screened);

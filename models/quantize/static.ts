@@ -176,6 +176,11 @@ export interface SpeedPassSummary {
   islands: number;
   /** Islands estimated from one profile of the placed model and one of the float model. */
   screened?: number;
+  /**
+   * onnxruntime's profiler failed (its message): the accuracy search then ordered by channel resolution alone,
+   * and the speed pass timed the islands one by one.
+   */
+  profileError?: string;
   /** Islands timed within the time budget (largest first). */
   tested: number;
   /** Islands returned to float, and their nodes. */
@@ -504,6 +509,8 @@ export async function quantizeStatic(
   );
   if (opts.accuracyBudget !== undefined) ctx = hardestFirst(ctx, firstCosines);
   const onStep = (done: number, total: number): void => progress?.('search', done, total);
+  /** Why onnxruntime's profiler could not serve the speed-aware search, when it could not. */
+  let profileError: string | undefined;
   /** Activations whose int8 nodes the speed-aware search profiled no faster than float. */
   const noSaving = new Set<string>();
   /** The float model's profile, once taken (the speed-aware search and the speed pass both need it). */
@@ -586,9 +593,15 @@ export async function quantizeStatic(
       // Tensors whose nodes save nothing stay float first (they cost nothing); the rest by noise per ms lost.
       progress?.('search', 0, 1);
       const finish = opts.finish ?? ((m: onnx.IModelProto) => m);
-      const savings = await nodeSavings(placed.sub, finish(q.model), finish(model), ctx.samples[0]);
-      const { saving } = savings;
-      floatProfile = savings.floatProfile;
+      let savings: Awaited<ReturnType<typeof nodeSavings>> | undefined;
+      try {
+        savings = await nodeSavings(placed.sub, finish(q.model), finish(model), ctx.samples[0]);
+      } catch (err) {
+        if (opts.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
+        // Without the profiles the search orders by channel resolution alone, and says so.
+        profileError = err instanceof Error ? err.message : String(err);
+      }
+      if (opts.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
       const touchingNodes = new Map<string, string[]>();
       (graph.node ?? []).forEach((n, i) => {
         const key = nodeKey(n, i);
@@ -596,10 +609,14 @@ export async function quantizeStatic(
         for (const t of [...(n.input ?? []), ...(n.output ?? [])])
           touchingNodes.set(t, [...(touchingNodes.get(t) ?? []), key]);
       });
-      const cost = (t: string): number =>
-        (touchingNodes.get(t) ?? []).reduce((sum, k) => sum + Math.max(0, saving.get(k) ?? 0), 0);
-      ({ order, free } = speedAwareOrder(byLevels, levelsOf, cost));
-      for (const t of order.slice(0, free)) noSaving.add(t);
+      if (savings) {
+        const { saving } = savings;
+        floatProfile = savings.floatProfile;
+        const cost = (t: string): number =>
+          (touchingNodes.get(t) ?? []).reduce((sum, k) => sum + Math.max(0, saving.get(k) ?? 0), 0);
+        ({ order, free } = speedAwareOrder(byLevels, levelsOf, cost));
+        for (const t of order.slice(0, free)) noSaving.add(t);
+      }
     }
     const attempt = async (
       k: number,
@@ -675,6 +692,9 @@ export async function quantizeStatic(
     speed = {
       islands: sp.islands,
       screened: sp.screened,
+      ...((sp.screenError ?? profileError) !== undefined
+        ? { profileError: (sp.screenError ?? profileError)! }
+        : {}),
       tested: sp.tested,
       droppedIslands: sp.dropped.length,
       droppedNodes: sp.dropped.reduce((n, d) => n + d.nodes.length, 0),

@@ -181,7 +181,7 @@ export interface SpeedPassSummary {
    * and the speed pass timed the islands one by one.
    */
   profileError?: string;
-  /** Islands timed within the time budget (largest first). */
+  /** Islands timed: those the profiles singled out, or (without them) those timed within the budget. */
   tested: number;
   /** Islands returned to float, and their nodes. */
   droppedIslands: number;
@@ -602,14 +602,14 @@ export async function quantizeStatic(
         profileError = err instanceof Error ? err.message : String(err);
       }
       if (opts.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
-      const touchingNodes = new Map<string, string[]>();
-      (graph.node ?? []).forEach((n, i) => {
-        const key = nodeKey(n, i);
-        if (!placed.sub.has(key)) return;
-        for (const t of [...(n.input ?? []), ...(n.output ?? [])])
-          touchingNodes.set(t, [...(touchingNodes.get(t) ?? []), key]);
-      });
       if (savings) {
+        const touchingNodes = new Map<string, string[]>();
+        (graph.node ?? []).forEach((n, i) => {
+          const key = nodeKey(n, i);
+          if (!placed.sub.has(key)) return;
+          for (const t of [...(n.input ?? []), ...(n.output ?? [])])
+            touchingNodes.set(t, [...(touchingNodes.get(t) ?? []), key]);
+        });
         const { saving } = savings;
         floatProfile = savings.floatProfile;
         const cost = (t: string): number =>

@@ -138,7 +138,25 @@ const ModelFacts = z.object({
   opset: z.number().int(),
 });
 
-export const KeptFloatNode = z.object({ node: z.string(), opType: z.string(), reason: z.string() });
+/** Why a node stayed float, as a category the CLI and the Builds page summarize and filter by. */
+export const KEPT_FLOAT_KINDS = [
+  'accuracy',
+  'crushed',
+  'slower',
+  'no-gain',
+  'excluded',
+  'unsupported',
+  'depthwise',
+  'unfed',
+] as const;
+export type KeptFloatKind = (typeof KEPT_FLOAT_KINDS)[number];
+export const KeptFloatNode = z.object({
+  node: z.string(),
+  opType: z.string(),
+  reason: z.string(),
+  /** Absent in reports of older builds and in FP16's list. */
+  kind: z.enum(KEPT_FLOAT_KINDS).optional(),
+});
 export type KeptFloatNode = z.infer<typeof KeptFloatNode>;
 export const LayerSqnr = z.object({
   node: z.string(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { speedPassText } from './report-text.js';
+import { keptFloatCounts, speedPassText } from './report-text.js';
 
 describe('speed pass line', () => {
   const base = { islands: 20, droppedIslands: 0, droppedNodes: 0, beforeMs: 78.29, afterMs: 78.29, ms: 2590 };
@@ -23,5 +23,24 @@ describe('speed pass line', () => {
     expect(speedPassText(base)).toBe(
       '20 of 20 int8 groups timed in 2.6 s: none measured slower than float (78.3 ms) at 1 thread',
     );
+  });
+});
+
+describe('kept-float summary', () => {
+  it('counts the nodes by reason, the reasons a user acts on first; older reports count as other', () => {
+    const kept = [
+      { kind: 'depthwise' as const },
+      { kind: 'unfed' as const },
+      { kind: 'depthwise' as const },
+      { kind: 'accuracy' as const },
+      {},
+    ];
+    expect(keptFloatCounts(kept)).toEqual([
+      { kind: 'accuracy', label: 'accuracy budget', count: 1 },
+      { kind: 'depthwise', label: 'depthwise', count: 2 },
+      { kind: 'unfed', label: 'inputs from float', count: 1 },
+      { kind: 'other', label: 'other', count: 1 },
+    ]);
+    expect(keptFloatCounts([])).toEqual([]);
   });
 });

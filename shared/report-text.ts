@@ -1,6 +1,7 @@
 /**
  * Lines of a build report that the CLI and the Builds page both print: shared so both say the same thing.
  */
+import { KEPT_FLOAT_KINDS, type KeptFloatKind } from './contract.js';
 
 /** The speed pass as build-report.json records it (older reports lack `screened` and `tested`). */
 export interface SpeedPassText {
@@ -31,4 +32,34 @@ export function speedPassText(s: SpeedPassText): string {
     ? ` (onnxruntime's profiler failed: ${s.profileError}; the groups were timed one by one)`
     : '';
   return `${how} in ${(s.ms / 1000).toFixed(1)} s: ${outcome} at 1 thread${failed}`;
+}
+
+/** How the CLI and the Builds page name each reason a node stayed float. */
+export const KEPT_FLOAT_LABELS: Record<KeptFloatKind, string> = {
+  accuracy: 'accuracy budget',
+  crushed: 'crushed activation',
+  slower: 'measured slower in int8',
+  'no-gain': 'no int8 gain here',
+  excluded: 'excluded by you',
+  unsupported: 'cannot be quantized',
+  depthwise: 'depthwise',
+  unfed: 'inputs from float',
+};
+
+/**
+ * Counts of the nodes kept float by reason, in KEPT_FLOAT_KINDS order (the reasons a user acts on first);
+ * nodes of older reports, which carry no kind, count as 'other'.
+ */
+export function keptFloatCounts(
+  kept: readonly { kind?: KeptFloatKind | undefined }[],
+): { kind: KeptFloatKind | 'other'; label: string; count: number }[] {
+  const counts = new Map<KeptFloatKind | 'other', number>();
+  for (const k of kept) counts.set(k.kind ?? 'other', (counts.get(k.kind ?? 'other') ?? 0) + 1);
+  return [...KEPT_FLOAT_KINDS, 'other' as const]
+    .filter((kind) => counts.has(kind))
+    .map((kind) => ({
+      kind,
+      label: kind === 'other' ? 'other' : KEPT_FLOAT_LABELS[kind],
+      count: counts.get(kind)!,
+    }));
 }

@@ -294,7 +294,10 @@ export async function buildModel(req: BuildRequest): Promise<BuildResult> {
       quantization = {
         mode: 'dynamic',
         quantized: r.quantized,
-        keptFloat: r.skipped,
+        keptFloat: r.skipped.map((k) => ({
+          ...k,
+          kind: k.reason === 'excluded' ? ('excluded' as const) : ('unsupported' as const),
+        })),
         layers: [],
         calibration: null,
         agreement: null,

@@ -6,6 +6,7 @@
  *
  * The input model must already be prepared (graph cleanups, opset ≥ 13): see models/build/prepare.ts.
  */
+import type { KeptFloatKind } from '../../shared/contract.js';
 import { AppError } from '../../shared/errors.js';
 import { onnx } from '../onnx/schema.js';
 import { int64, tensorDims } from '../onnx/tensors.js';
@@ -145,6 +146,7 @@ export interface KeptFloat {
   node: string;
   opType: string;
   reason: string;
+  kind: KeptFloatKind;
 }
 
 export interface StaticResult {
@@ -364,13 +366,14 @@ export async function quantizeStatic(
     const outType = elemTypes.get(n.output?.[0] ?? '');
     if (outType !== undefined && !isFloatType(outType)) return;
     if (exclude.has(key) || exclude.has(n.opType ?? '')) {
-      keptFloat.push({ node: key, opType: n.opType ?? '', reason: 'excluded by the user' });
+      keptFloat.push({ node: key, opType: n.opType ?? '', reason: 'excluded by the user', kind: 'excluded' });
       return;
     }
     if (n.opType === 'Conv' && (opts.floatDepthwise ?? true) && isDepthwise(graph, n)) {
       keptFloat.push({
         node: key,
         opType: 'Conv',
+        kind: 'depthwise',
         reason:
           'depthwise convolution: onnxruntime’s int8 depthwise kernel measured no faster than float on CPU',
       });
@@ -412,6 +415,7 @@ export async function quantizeStatic(
       keptFloat.push({
         node: key,
         opType: n.opType ?? '',
+        kind: 'unfed',
         reason: 'its inputs come from float nodes: in integer it would only add a Quantize/Dequantize pair',
       });
     }
@@ -567,6 +571,7 @@ export async function quantizeStatic(
           layerKept.push({
             node: p,
             opType: opOf.get(p) ?? '',
+            kind: 'unfed',
             reason:
               'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair',
           });
@@ -575,6 +580,7 @@ export async function quantizeStatic(
         layerKept.push({
           node,
           opType: opOf.get(node) ?? '',
+          kind: 'accuracy',
           reason: `accuracy budget ${budget}: quantized alone, this layer brings the output to cosine ${(sens.get(node)?.cosine ?? 0).toFixed(5)} of FP32 (among the ${best.k} most sensitive)`,
         });
     }
@@ -719,6 +725,7 @@ export async function quantizeStatic(
           keptFloat.push({
             node,
             opType: opOf.get(node) ?? '',
+            kind: 'slower',
             reason: `measured slower in int8 on this CPU: ${reason} (1 thread)`,
           });
       }
@@ -728,6 +735,7 @@ export async function quantizeStatic(
     keptFloat.push({
       node,
       opType: opOf.get(node) ?? '',
+      kind: t === '' ? 'unfed' : crushed.has(t) ? 'crushed' : noSaving.has(t) ? 'no-gain' : 'accuracy',
       reason:
         t === ''
           ? 'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair'
@@ -739,7 +747,8 @@ export async function quantizeStatic(
     });
   }
   keptFloat.push(...layerKept);
-  for (const s2 of q.skipped) keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason });
+  for (const s2 of q.skipped)
+    keptFloat.push({ node: s2.node, opType: s2.opType, reason: s2.reason, kind: 'unsupported' });
   // The per-layer report needs every quantized tensor from both models: one sample (its every activation value)
   // is plenty for it.
   progress?.('report', 0, 1);

@@ -83,6 +83,18 @@ describe.skipIf(skipReason !== null)('Builds page in Chromium', () => {
     expect(await page.getByTestId('check-result').textContent()).toMatch(/Cosine/);
     expect(await page.getByTestId('kpi-size').textContent()).toMatch(/^×0\.\d+$/);
     expect(await page.getByTestId('sqnr-table').locator('tbody tr').count()).toBeGreaterThan(0);
+    // Kept float: one chip per reason, with its count; a chip filters the table to those nodes.
+    const keptRows = page.getByTestId('kept-float-table').locator('tbody tr');
+    const allKept = await keptRows.count();
+    const depthwise = page.locator('[data-kept-kind="depthwise"]');
+    const depthwiseCount = Number(await depthwise.locator('.chip-count').textContent());
+    expect(depthwiseCount).toBeGreaterThan(0);
+    expect(depthwiseCount).toBeLessThan(allKept);
+    await depthwise.click();
+    expect(await keptRows.count()).toBe(depthwiseCount);
+    expect(await keptRows.first().textContent()).toContain('depthwise convolution');
+    await depthwise.click();
+    expect(await keptRows.count()).toBe(allKept);
     expect(await page.getByTestId('float-weights').textContent()).toMatch(
       /stored as float16 \(\d+ tensors\)/,
     );

@@ -68,6 +68,8 @@ describe('edgectl model commands', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/speed pass/);
     expect(r.stdout).toMatch(/quantized\s+\d+ nodes \(static\)/);
+    // Why nodes stayed float, counted by reason.
+    expect(r.stdout).toMatch(/kept float: \d+ \(.*\d+ depthwise/);
     expect(r.stdout).toMatch(/float layers weights stored as float16 \(\d+ tensors\)/);
     expect(r.stdout).toMatch(/target\s+OK/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {

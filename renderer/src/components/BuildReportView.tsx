@@ -1,8 +1,8 @@
 import { useMemo, useState } from 'react';
 import { lowAgreementAdvice } from '../../../shared/advice.js';
-import { speedPassText } from '../../../shared/report-text.js';
+import { keptFloatCounts, speedPassText } from '../../../shared/report-text.js';
 import type { BuildRecord, VerifyResult } from '../../../shared/artifact.js';
-import type { BuildReport } from '../../../shared/contract.js';
+import { KEPT_FLOAT_KINDS, type BuildReport } from '../../../shared/contract.js';
 import type { CompatIssue, Severity, TargetProfile } from '../../../shared/targets.js';
 import { useApi } from '../api/context.js';
 import { formatDateTime, formatMs } from '../lib/format.js';
@@ -200,6 +200,17 @@ function Comparison({ report }: { report: BuildReport }) {
 
 function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
   const [allLayers, setAllLayers] = useState(false);
+  const [keptKind, setKeptKind] = useState<string | null>(null);
+  const keptCounts = useMemo(() => keptFloatCounts(q.keptFloat), [q.keptFloat]);
+  // The reasons a user acts on first (accuracy, measured speed, exclusions), then the structural ones.
+  const keptFloat = q.keptFloat;
+  const kept = useMemo(() => {
+    const rank = (k: (typeof keptFloat)[number]): number =>
+      k.kind ? KEPT_FLOAT_KINDS.indexOf(k.kind) : KEPT_FLOAT_KINDS.length;
+    return keptFloat
+      .filter((k) => keptKind === null || (k.kind ?? 'other') === keptKind)
+      .sort((a, b) => rank(a) - rank(b));
+  }, [keptFloat, keptKind]);
   const layers = useMemo(
     () => [...q.layers].sort((a, b) => (a.sqnrDb ?? Infinity) - (b.sqnrDb ?? Infinity)),
     [q.layers],
@@ -230,6 +241,35 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
       <div className="report-grid">
         <div className="report-col">
           <h3>Kept in float ({q.keptFloat.length})</h3>
+          {keptCounts.length > 1 && (
+            <div
+              className="chips kept-float-chips"
+              role="group"
+              aria-label="Filter by why they stayed float"
+              data-testid="kept-float-filter"
+            >
+              <button
+                type="button"
+                className={`chip${keptKind === null ? ' on' : ''}`}
+                onClick={() => setKeptKind(null)}
+                aria-pressed={keptKind === null}
+              >
+                All <span className="chip-count">{q.keptFloat.length}</span>
+              </button>
+              {keptCounts.map((c) => (
+                <button
+                  key={c.kind}
+                  type="button"
+                  className={`chip${keptKind === c.kind ? ' on' : ''}`}
+                  onClick={() => setKeptKind(keptKind === c.kind ? null : c.kind)}
+                  aria-pressed={keptKind === c.kind}
+                  data-kept-kind={c.kind}
+                >
+                  {c.label} <span className="chip-count">{c.count}</span>
+                </button>
+              ))}
+            </div>
+          )}
           {q.keptFloat.length === 0 ? (
             <div className="muted small">Every quantizable node is quantized.</div>
           ) : (
@@ -242,7 +282,7 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
                 </tr>
               </thead>
               <tbody>
-                {q.keptFloat.map((k) => (
+                {kept.map((k) => (
                   <tr key={k.node}>
                     <td className="mono truncate" title={k.node}>
                       {k.node}

@@ -142,6 +142,9 @@ export async function profileNodes(
   }
 }
 
+/** How many upstream source nodes one optimized node may absorb (fusions take a handful). */
+const ABSORBED_MAX = 16;
+
 /** The name an optimized node was made from: onnxruntime appends _token_N and _nchwc to what it rewrites. */
 const originOf = (name: string): string => name.replace(/(?:_token_\d+|_nchwc)+$/, '');
 
@@ -177,9 +180,10 @@ export function attributeNodes(
   origin.forEach((o, i) => {
     if (o === undefined) return;
     let found = seed(nodeKey(sourceNodes[o]!, o));
+    // Upstream source nodes no optimized node stands for: absorbed into this one (a few at most).
     const seen = new Set([o]);
     const stack = [o];
-    while (found < 0 && stack.length > 0) {
+    while (found < 0 && stack.length > 0 && seen.size <= ABSORBED_MAX) {
       for (const t of sourceNodes[stack.pop()!]!.input ?? []) {
         const p = sourceProducer.get(t);
         if (p === undefined || seen.has(p) || represented.has(p)) continue;
@@ -190,35 +194,39 @@ export function attributeNodes(
     }
     owner.set(i, found);
   });
+  // Nodes made from no source node, joined where they feed one another: each group belongs with its known
+  // neighbours (an island if any is one, else float).
   const producer = new Map<string, number>();
-  const consumers = new Map<string, number[]>();
   nodes.forEach((n, i) => {
     for (const o of n.output ?? []) if (o) producer.set(o, i);
-    for (const t of n.input ?? []) if (t) consumers.set(t, [...(consumers.get(t) ?? []), i]);
   });
-  const neighbours = (i: number): number[] => [
-    ...(nodes[i]!.input ?? []).map((t) => producer.get(t)).filter((p): p is number => p !== undefined),
-    ...(nodes[i]!.output ?? []).flatMap((t) => consumers.get(t) ?? []),
-  ];
-  const result = new Map<string, number>();
+  const parent = nodes.map((_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const edges: [number, number][] = [];
   nodes.forEach((n, i) => {
-    let found = owner.get(i);
-    if (found === undefined) {
-      found = -1;
-      const seen = new Set([i]);
-      const queue = [i];
-      while (found < 0 && queue.length > 0) {
-        for (const j of neighbours(queue.shift()!)) {
-          if (seen.has(j)) continue;
-          seen.add(j);
-          const o = owner.get(j);
-          if (o === undefined) queue.push(j);
-          else found = Math.max(found, o);
-        }
-      }
+    for (const t of n.input ?? []) {
+      const p = producer.get(t);
+      if (p !== undefined) edges.push([p, i]);
     }
-    result.set(n.name ?? `#${i}`, found);
   });
+  for (const [a, b] of edges) if (!owner.has(a) && !owner.has(b)) parent[root(a)] = root(b);
+  const groupOwner = new Map<number, number>();
+  for (const [a, b] of edges) {
+    for (const [unknown, known] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const o = owner.get(known);
+      if (owner.has(unknown) || o === undefined) continue;
+      const g = root(unknown);
+      groupOwner.set(g, Math.max(groupOwner.get(g) ?? -1, o));
+    }
+  }
+  const result = new Map<string, number>();
+  nodes.forEach((n, i) => result.set(n.name ?? `#${i}`, owner.get(i) ?? groupOwner.get(root(i)) ?? -1));
   return result;
 }
 

@@ -7,7 +7,7 @@ import { onnx } from '../onnx/schema.js';
 import { foldConstantNodesInPlace, type FoldConstantsReport } from './fold-constants.js';
 import { fuseBatchNormIntoConvInPlace, type FuseBatchNormReport } from './fuse-batchnorm.js';
 import { removeIdentityAndDeadNodesInPlace, type DeadNodesReport } from './dead-nodes.js';
-import { cloneModel } from './graph.js';
+import { cloneModel, uniqueName } from './graph.js';
 
 export { foldConstantNodes, type FoldConstantsReport } from './fold-constants.js';
 export { fuseBatchNormIntoConv, type FuseBatchNormReport } from './fuse-batchnorm.js';
@@ -28,9 +28,24 @@ export interface CleanupReport {
 }
 
 /** Runs the cleanups on a copy of the model; the caller's model is not changed. */
+/**
+ * Gives every unnamed node of the main graph the name reports already use for it, `<opType>_<index>` (its index in
+ * the source), so that it keeps that name through the passes that remove nodes before it, and onnxruntime's
+ * profiles (which name what they run after the source nodes) can be matched to it.
+ */
+function nameNodesInPlace(model: onnx.IModelProto): void {
+  const nodes = model.graph?.node ?? [];
+  if (nodes.every((n) => n.name)) return;
+  const taken = new Set(nodes.map((n) => n.name ?? '').filter(Boolean));
+  nodes.forEach((n, i) => {
+    if (!n.name) n.name = uniqueName(`${n.opType ?? 'node'}_${i}`, taken);
+  });
+}
+
 export function cleanupGraph(model: onnx.IModelProto): { model: onnx.ModelProto; report: CleanupReport } {
   const copy = cloneModel(model);
   const nodesBefore = copy.graph?.node?.length ?? 0;
+  nameNodesInPlace(copy);
   const fold = foldConstantNodesInPlace(copy);
   const fuse = fuseBatchNormIntoConvInPlace(copy);
   const dead = removeIdentityAndDeadNodesInPlace(copy);

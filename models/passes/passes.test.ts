@@ -288,4 +288,24 @@ describe('removeIdentityAndDeadNodes', () => {
     });
     expect(report.passes.dead.deadInitializers).toBe(4);
   });
+
+  it('cleanupGraph names unnamed nodes as reports do (<opType>_<index in the source>), keeping given names', () => {
+    const m = model({
+      opset: 13,
+      graph: graph({
+        name: 'g',
+        nodes: [
+          node('Relu', ['x'], ['a']),
+          node('Identity', ['a'], ['b']),
+          node('Sigmoid', ['b'], ['c'], { name: 'Relu_0' }),
+          node('Tanh', ['c'], ['y']),
+        ],
+        inputs: [valueInfo('x', 'float32', [1, 4])],
+        outputs: [valueInfo('y', 'float32', [1, 4])],
+      }),
+    });
+    // The Identity is removed; the Tanh keeps the name of its place in the source, not its place after that.
+    const names = (cleanupGraph(m).model.graph?.node ?? []).map((n) => `${n.opType}:${n.name}`);
+    expect(names).toEqual(['Relu:Relu_0_1', 'Sigmoid:Relu_0', 'Tanh:Tanh_3']);
+  });
 });

@@ -261,7 +261,9 @@ export function islandCosts(
 
 /**
  * Each quantized node's estimated saving in int8 on this CPU (float kernel ms minus int8 kernel ms, the
- * conversions at its edges counted with it), from one profile of the placed model and one of the float model.
+ * conversions at its edges counted with it), from one profile of the placed model and one of the float model;
+ * and `coverage`, the share of the placed model's kernel time spent in nodes whose onnxruntime names lead back
+ * to the model (low when they could not be traced, e.g. unnamed nodes).
  */
 export async function nodeSavings(
   placed: ReadonlySet<string>,
@@ -269,14 +271,26 @@ export async function nodeSavings(
   floatModel: onnx.IModelProto,
   sample: CalibrationSample,
   profiler: Profiler = profileNodes,
-): Promise<{ saving: Map<string, number>; runMs: number; floatProfile: NodeProfile }> {
+): Promise<{ saving: Map<string, number>; coverage: number; runMs: number; floatProfile: NodeProfile }> {
   const feeds = toOrtFeeds(sample.feeds);
   const nodes = [...placed].map((k) => [k]);
   const placedProfile = await profiler(placedModel, feeds, 3);
   const floatProfile = await profiler(floatModel, feeds, 0);
   const costs = islandCosts(nodes, floatModel, placedModel, placedProfile, floatProfile);
+  // Kernel time of the placed model's optimized nodes whose names lead back to a node or tensor of the model.
+  const known = new Set(
+    (placedModel.graph?.node ?? []).flatMap((n, i) => [nodeKey(n, i), ...(n.output ?? [])]),
+  );
+  let matched = 0;
+  let total = 0;
+  for (const n of placedProfile.optimized.node ?? []) {
+    const ms = placedProfile.ms.get(n.name ?? '') ?? 0;
+    total += ms;
+    if (known.has(n.name ?? '') || known.has(originOf(n.name ?? ''))) matched += ms;
+  }
   return {
     saving: new Map(nodes.map(([k], i) => [k!, costs[i]!.floatMs - costs[i]!.int8Ms])),
+    coverage: total > 0 ? matched / total : 0,
     runMs: placedProfile.runMs,
     floatProfile,
   };

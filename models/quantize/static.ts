@@ -618,10 +618,13 @@ export async function quantizeStatic(
         });
         const { saving } = savings;
         floatProfile = savings.floatProfile;
-        const cost = (t: string): number =>
-          (touchingNodes.get(t) ?? []).reduce((sum, k) => sum + Math.max(0, saving.get(k) ?? 0), 0);
-        ({ order, free } = speedAwareOrder(byLevels, levelsOf, cost));
-        for (const t of order.slice(0, free)) noSaving.add(t);
+        // When most of the kernel time could not be traced to nodes, channel resolution decides alone.
+        if (savings.coverage >= 0.5) {
+          const cost = (t: string): number =>
+            (touchingNodes.get(t) ?? []).reduce((sum, k) => sum + Math.max(0, saving.get(k) ?? 0), 0);
+          ({ order, free } = speedAwareOrder(byLevels, levelsOf, cost));
+          for (const t of order.slice(0, free)) noSaving.add(t);
+        }
       }
     }
     const attempt = async (

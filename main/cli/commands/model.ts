@@ -186,9 +186,13 @@ export function registerModelCommands(program: Command): void {
           out.push(
             `  external    ${summary.externalData.map((e) => `${e.location} (${mb(e.bytes)})`).join(', ')}`,
           );
+        // An unnamed node is listed under the name builds give it (--exclude takes it).
         if (opts.nodes)
-          for (const n of summary.graph.nodes)
-            out.push(`  ${n.name}  ${n.opType}  (${n.inputs.join(', ')}) → (${n.outputs.join(', ')})`);
+          summary.graph.nodes.forEach((n, i) =>
+            out.push(
+              `  ${n.name || `${n.opType}_${i}`}  ${n.opType}  (${n.inputs.join(', ')}) → (${n.outputs.join(', ')})`,
+            ),
+          );
         process.stdout.write(out.join('\n') + '\n');
       }),
     );

@@ -296,6 +296,7 @@ async function benchModel(name: 'det' | 'rec'): Promise<Record<string, unknown>>
       ? {
           speed_pass: {
             islands: q.speed.islands,
+            profiled_islands: q.speed.screened ?? 0,
             timed_islands: q.speed.tested,
             kept_float_islands: q.speed.droppedIslands,
             kept_float_nodes: q.speed.droppedNodes,

@@ -449,6 +449,26 @@ describe('accuracy search', () => {
         }
   });
 
+  it('stops refining when what is left between failing and passing is not worth an attempt', async () => {
+    const tried: number[] = [];
+    const attempt = (k: number) => {
+      tried.push(k);
+      return Promise.resolve({ pass: k >= 37, value: k });
+    };
+    // Worth it while more than 4 placements separate the last failing k from the passing one.
+    const r = await smallestPassing(1, 100, attempt, undefined, 25, (failed, passed) => passed - failed > 4);
+    expect(r!.k).toBeGreaterThanOrEqual(37);
+    expect(r!.k).toBeLessThanOrEqual(37 + 4);
+    const refinedFully = tried.length;
+    tried.length = 0;
+    expect((await smallestPassing(1, 100, attempt, undefined, 25))!.k).toBe(37);
+    expect(refinedFully).toBeLessThan(tried.length);
+    // Never worth it: the galloping search's first pass is the answer.
+    tried.length = 0;
+    expect((await smallestPassing(1, 100, attempt, undefined, 25, () => false))!.k).toBe(50);
+    expect(tried).toEqual([25, 50]);
+  });
+
   it('reports its steps as it goes, ending with done = total', async () => {
     const steps: [number, number][] = [];
     await smallestPassing(

@@ -262,8 +262,8 @@ export function islandCosts(
 /**
  * Each quantized node's estimated saving in int8 on this CPU (float kernel ms minus int8 kernel ms, the
  * conversions at its edges counted with it), from one profile of the placed model and one of the float model;
- * and `coverage`, the share of the placed model's kernel time spent in nodes whose onnxruntime names lead back
- * to the model (low when they could not be traced, e.g. unnamed nodes).
+ * `totalMs`, the placed model's kernel time; and `coverage`, the share of it spent in nodes whose onnxruntime
+ * names lead back to the model (low when they could not be traced, e.g. unnamed nodes).
  */
 export async function nodeSavings(
   placed: ReadonlySet<string>,
@@ -271,7 +271,12 @@ export async function nodeSavings(
   floatModel: onnx.IModelProto,
   sample: CalibrationSample,
   profiler: Profiler = profileNodes,
-): Promise<{ saving: Map<string, number>; coverage: number; floatProfile: NodeProfile }> {
+): Promise<{
+  saving: Map<string, number>;
+  coverage: number;
+  totalMs: number;
+  floatProfile: NodeProfile;
+}> {
   const feeds = toOrtFeeds(sample.feeds);
   const nodes = [...placed].map((k) => [k]);
   const placedProfile = await profiler(placedModel, feeds, 0);
@@ -291,6 +296,7 @@ export async function nodeSavings(
   return {
     saving: new Map(nodes.map(([k], i) => [k!, costs[i]!.floatMs - costs[i]!.int8Ms])),
     coverage: total > 0 ? matched / total : 0,
+    totalMs: total,
     floatProfile,
   };
 }

@@ -659,7 +659,7 @@ export async function quantizeStatic(
       j < 1 ? placed.sub : placeWithout(new Set([...crushed, ...order.slice(0, ks[j - 1])])).sub;
     const worthRefining = speedOf
       ? (failed: number, passed: number): boolean => {
-          const { saving, totalMs } = speedOf!;
+          const { saving, totalMs } = speedOf;
           const now = placementAt(passed);
           let gain = 0;
           for (const k of placementAt(failed + 1)) if (!now.has(k)) gain += Math.max(0, saving.get(k) ?? 0);

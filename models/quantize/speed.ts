@@ -149,13 +149,30 @@ const ABSORBED_MAX = 16;
 const originOf = (name: string): string => name.replace(/(?:_token_\d+|_nchwc)+$/, '');
 
 /**
+ * The source node (index) an optimized node was made from, by its name: onnxruntime names a rewritten node after
+ * the source node, or after the tensor that node wrote, possibly with _token_N and _nchwc suffixes. Undefined for
+ * the nodes it inserts (reorders, transposes).
+ */
+function originIn(source: onnx.IGraphProto): {
+  producer: Map<string, number>;
+  origin: (optimizedName: string) => number | undefined;
+} {
+  const index = new Map((source.node ?? []).map((n, i) => [nodeKey(n, i), i]));
+  const producer = new Map<string, number>();
+  (source.node ?? []).forEach((n, i) => {
+    for (const o of n.output ?? []) if (o) producer.set(o, i);
+  });
+  const made = (name: string): number | undefined => index.get(name) ?? producer.get(name);
+  return { producer, origin: (name) => made(name) ?? made(originOf(name)) };
+}
+
+/**
  * Which island (index, or -1 for float) each node of onnxruntime's optimized `graph` belongs to, given the
  * island of each node of the `source` graph it was optimized from.
  *
- * A node made from a source node (named after it or the tensor it wrote, possibly with onnxruntime's _token_N
- * and _nchwc suffixes) stands
- * for it and for the source nodes it absorbed: those upstream of it that no optimized node stands for (a Conv
- * fused into the Add or activation after it takes that node's name). It belongs to an island if any of them does.
+ * A node made from a source node (see originIn) stands for it and for the source nodes it absorbed: those
+ * upstream of it that no optimized node stands for (a Conv fused into the Add or activation after it takes that
+ * node's name). It belongs to an island if any of them does.
  * A node made from none (a transpose or reorder onnxruntime inserted) belongs with its neighbours, reached
  * through other such nodes: to an island if any is an island's (the conversions at an island's edge are its
  * cost), else to float.
@@ -166,15 +183,9 @@ export function attributeNodes(
   seed: (sourceNode: string) => number,
 ): Map<string, number> {
   const sourceNodes = source.node ?? [];
-  const index = new Map(sourceNodes.map((n, i) => [nodeKey(n, i), i]));
-  const sourceProducer = new Map<string, number>();
-  sourceNodes.forEach((n, i) => {
-    for (const o of n.output ?? []) if (o) sourceProducer.set(o, i);
-  });
+  const { producer: sourceProducer, origin: originOfNode } = originIn(source);
   const nodes = graph.node ?? [];
-  // onnxruntime names a rewritten node after the source node, or after the tensor that node wrote.
-  const made = (name: string): number | undefined => index.get(name) ?? sourceProducer.get(name);
-  const origin = nodes.map((n) => made(n.name ?? '') ?? made(originOf(n.name ?? '')));
+  const origin = nodes.map((n) => originOfNode(n.name ?? ''));
   const represented = new Set(origin.filter((o): o is number => o !== undefined));
   const owner = new Map<number, number>();
   origin.forEach((o, i) => {
@@ -282,16 +293,14 @@ export async function nodeSavings(
   const placedProfile = await profiler(placedModel, feeds, 0);
   const floatProfile = await profiler(floatModel, feeds, 0);
   const costs = islandCosts(nodes, floatModel, placedModel, placedProfile, floatProfile);
-  // Kernel time of the placed model's optimized nodes whose names lead back to a node or tensor of the model.
-  const known = new Set(
-    (placedModel.graph?.node ?? []).flatMap((n, i) => [nodeKey(n, i), ...(n.output ?? [])]),
-  );
+  // Kernel time of the placed model's optimized nodes whose names lead back to a node of the model.
+  const { origin } = originIn(placedModel.graph ?? {});
   let matched = 0;
   let total = 0;
   for (const n of placedProfile.optimized.node ?? []) {
     const ms = placedProfile.ms.get(n.name ?? '') ?? 0;
     total += ms;
-    if (known.has(n.name ?? '') || known.has(originOf(n.name ?? ''))) matched += ms;
+    if (origin(n.name ?? '') !== undefined) matched += ms;
   }
   return {
     saving: new Map(nodes.map(([k], i) => [k!, costs[i]!.floatMs - costs[i]!.int8Ms])),

@@ -519,6 +519,10 @@ export async function quantizeStatic(
   let profileError: string | undefined;
   /** Activations whose int8 nodes the speed-aware search profiled no faster than float. */
   const noSaving = new Set<string>();
+  /** The models as the build ships them (opts.finish), for what is profiled and timed. */
+  const finish = opts.finish ?? ((m: onnx.IModelProto): onnx.IModelProto => m);
+  let finishedModel: onnx.IModelProto | undefined;
+  const finishedFloat = (): onnx.IModelProto => (finishedModel ??= finish(model));
   /** The float model's profile, once taken (the speed-aware search and the speed pass both need it). */
   let floatProfile: NodeProfile | undefined;
   let sensitivity: LayerSensitivity[] = [];
@@ -602,10 +606,9 @@ export async function quantizeStatic(
       // measured on this CPU; what it buys is less quantization noise, ~1/levels² of its median channel's signal.
       // Tensors whose nodes save nothing stay float first (they cost nothing); the rest by noise per ms lost.
       progress?.('search', 0, 1);
-      const finish = opts.finish ?? ((m: onnx.IModelProto) => m);
       let savings: Awaited<ReturnType<typeof nodeSavings>> | undefined;
       try {
-        savings = await nodeSavings(placed.sub, finish(q.model), finish(model), ctx.samples[0]);
+        savings = await nodeSavings(placed.sub, finish(q.model), finishedFloat(), ctx.samples[0]);
       } catch (err) {
         if (opts.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.');
         // Without the profiles the search orders by channel resolution alone, and says so.
@@ -703,16 +706,13 @@ export async function quantizeStatic(
     const sp = await speedPass(
       new Set(q.quantized),
       model,
-      (plan) => {
-        const placedModel = quantizeQdq(model, plan, cal.ranges, storage).model;
-        return opts.finish ? opts.finish(placedModel) : placedModel;
-      },
+      (plan) => finish(quantizeQdq(model, plan, cal.ranges, storage).model),
       ctx.samples[0],
       {
         // About as long as calibration's inference took, and at least 5 s: small models get every island timed
         // (the PP-OCR classifier's 24 take 4.4 s), large ones their largest islands.
         budgetMs: opts.speedPassBudgetMs ?? Math.max(5000, cal.inferenceMs),
-        ...(opts.finish ? { floatModel: opts.finish(model) } : {}),
+        floatModel: finishedFloat(),
         ...(floatProfile ? { floatProfile } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (d, t) => progress?.('speed', d, t),
@@ -755,19 +755,19 @@ export async function quantizeStatic(
     }
   }
   for (const [node, t] of placed.removed) {
-    keptFloat.push({
-      node,
-      opType: opOf.get(node) ?? '',
-      kind: t === '' ? 'unfed' : crushed.has(t) ? 'crushed' : noSaving.has(t) ? 'no-gain' : 'accuracy',
-      reason:
-        t === ''
-          ? 'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair'
-          : crushed.has(t)
-            ? crushReason(t)
-            : noSaving.has(t)
-              ? `activation ${t}: its int8 nodes profiled no faster than float on this CPU, so the accuracy search keeps it float first (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps)`
-              : `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps) so the output agrees with FP32`,
-    });
+    const kind: KeptFloatKind =
+      t === '' ? 'unfed' : crushed.has(t) ? 'crushed' : noSaving.has(t) ? 'no-gain' : 'accuracy';
+    const channel = `median channel ${levelsOf(t).toFixed(1)} of 255 uint8 steps`;
+    const reasons: Partial<Record<KeptFloatKind, () => string>> = {
+      unfed: () =>
+        'its inputs come from float nodes once the layers around it stay float: in integer it would only add a Quantize/Dequantize pair',
+      crushed: () => crushReason(t),
+      'no-gain': () =>
+        `activation ${t}: its int8 nodes profiled no faster than float on this CPU, so the accuracy search keeps it float first (${channel})`,
+      accuracy: () =>
+        `accuracy budget ${opts.accuracyBudget ?? ''}: activation ${t} kept float (${channel}) so the output agrees with FP32`,
+    };
+    keptFloat.push({ node, opType: opOf.get(node) ?? '', kind, reason: reasons[kind]!() });
   }
   keptFloat.push(...layerKept);
   for (const s2 of q.skipped)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keptFloatCounts, speedPassText } from './report-text.js';
+import { actionableFirst, keptFloatCounts, speedPassText } from './report-text.js';
 
 describe('speed pass line', () => {
   const base = { islands: 20, droppedIslands: 0, droppedNodes: 0, beforeMs: 78.29, afterMs: 78.29, ms: 2590 };
@@ -42,5 +42,12 @@ describe('kept-float summary', () => {
       { kind: 'other', label: 'other', count: 1 },
     ]);
     expect(keptFloatCounts([])).toEqual([]);
+    expect(actionableFirst(kept).map((k) => k.kind)).toEqual([
+      'accuracy',
+      'depthwise',
+      'depthwise',
+      'unfed',
+      undefined,
+    ]);
   });
 });

@@ -63,3 +63,9 @@ export function keptFloatCounts(
       count: counts.get(kind)!,
     }));
 }
+
+/** Nodes kept float, those a user acts on first (accuracy, measured speed, exclusions) before structural ones. */
+export function actionableFirst<K extends { kind?: KeptFloatKind | undefined }>(kept: readonly K[]): K[] {
+  const rank = (k: K): number => (k.kind ? KEPT_FLOAT_KINDS.indexOf(k.kind) : KEPT_FLOAT_KINDS.length);
+  return [...kept].sort((a, b) => rank(a) - rank(b));
+}

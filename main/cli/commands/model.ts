@@ -7,8 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { lowAgreementAdvice } from '../../../shared/advice.js';
-import { KEPT_FLOAT_KINDS } from '../../../shared/contract.js';
-import { keptFloatCounts, speedPassText } from '../../../shared/report-text.js';
+import { actionableFirst, keptFloatCounts, speedPassText } from '../../../shared/report-text.js';
 import { AppError } from '../../../shared/errors.js';
 import { TARGET_IDS } from '../../../shared/targets.js';
 import { defaultDataDir, fleetDbPath, keysDir } from '../../core/paths.js';
@@ -88,11 +87,8 @@ export function formatBuildReport(r: BuildReport, dir: string): string {
     lines.push(
       `  quantized    ${q.quantized.length} nodes (${q.mode}); kept float: ${q.keptFloat.length}${counts.length ? ` (${counts.map((c) => `${c.count} ${c.label}`).join(', ')})` : ''}`,
     );
-    // The reasons a user acts on first (accuracy, measured speed, exclusions) before the structural ones.
-    const rank = (k: (typeof q.keptFloat)[number]): number =>
-      k.kind ? KEPT_FLOAT_KINDS.indexOf(k.kind) : KEPT_FLOAT_KINDS.length;
-    const listed = [...q.keptFloat].sort((a, b) => rank(a) - rank(b)).slice(0, 8);
-    for (const k of listed) lines.push(`               - ${k.node} (${k.opType}): ${k.reason}`);
+    for (const k of actionableFirst(q.keptFloat).slice(0, 8))
+      lines.push(`               - ${k.node} (${k.opType}): ${k.reason}`);
     if (q.keptFloat.length > 8)
       lines.push(`               … and ${q.keptFloat.length - 8} more (see build-report.json)`);
     if (q.calibration)

@@ -1,8 +1,8 @@
 import { useMemo, useState } from 'react';
 import { lowAgreementAdvice } from '../../../shared/advice.js';
-import { keptFloatCounts, speedPassText } from '../../../shared/report-text.js';
+import { actionableFirst, keptFloatCounts, speedPassText } from '../../../shared/report-text.js';
 import type { BuildRecord, VerifyResult } from '../../../shared/artifact.js';
-import { KEPT_FLOAT_KINDS, type BuildReport } from '../../../shared/contract.js';
+import type { BuildReport } from '../../../shared/contract.js';
 import type { CompatIssue, Severity, TargetProfile } from '../../../shared/targets.js';
 import { useApi } from '../api/context.js';
 import { formatDateTime, formatMs } from '../lib/format.js';
@@ -202,15 +202,10 @@ function Quantization({ q }: { q: NonNullable<BuildReport['quantization']> }) {
   const [allLayers, setAllLayers] = useState(false);
   const [keptKind, setKeptKind] = useState<string | null>(null);
   const keptCounts = useMemo(() => keptFloatCounts(q.keptFloat), [q.keptFloat]);
-  // The reasons a user acts on first (accuracy, measured speed, exclusions), then the structural ones.
-  const keptFloat = q.keptFloat;
-  const kept = useMemo(() => {
-    const rank = (k: (typeof keptFloat)[number]): number =>
-      k.kind ? KEPT_FLOAT_KINDS.indexOf(k.kind) : KEPT_FLOAT_KINDS.length;
-    return keptFloat
-      .filter((k) => keptKind === null || (k.kind ?? 'other') === keptKind)
-      .sort((a, b) => rank(a) - rank(b));
-  }, [keptFloat, keptKind]);
+  const kept = useMemo(
+    () => actionableFirst(q.keptFloat.filter((k) => keptKind === null || (k.kind ?? 'other') === keptKind)),
+    [q.keptFloat, keptKind],
+  );
   const layers = useMemo(
     () => [...q.layers].sort((a, b) => (a.sqnrDb ?? Infinity) - (b.sqnrDb ?? Infinity)),
     [q.layers],
